@@ -1,0 +1,22 @@
+# Installs the built Lumen into WORK_DIR/prefix, then builds and runs the consumer project.
+file(REMOVE_RECURSE ${WORK_DIR})
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${LUMEN_BINARY_DIR} --prefix ${WORK_DIR}/prefix
+  RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "cmake --install failed (${rc})")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${WORK_DIR}/build
+  -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "configuring the consumer against the installed package failed (${rc})")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "building the consumer failed (${rc})")
+endif()
+execute_process(COMMAND ${WORK_DIR}/build/app OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+string(STRIP "${out}" out)
+if(NOT rc EQUAL 0 OR NOT out STREQUAL "6")
+  message(FATAL_ERROR "the consumer printed '${out}' and exited ${rc}; expected 6 and 0")
+endif()
+message(STATUS "consumer built against the installed lumen and printed ${out}")
