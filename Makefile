@@ -43,5 +43,9 @@ fuzz: deps
 	@cmake --build build-fuzz -j $(JOBS)
 	@bash scripts/run-fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
+# The pictures in docs/img/, drawn by the lumen tool.
+docs: build
+	@bash scripts/make-docs.sh $(BUILD)
+
 clean:
 	rm -rf build build-asan build-debug build-fuzz out
