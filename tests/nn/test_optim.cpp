@@ -180,6 +180,33 @@ TEST_CASE("optimizers update strided parameters through their view", "[nn][optim
   CHECK(base.to_vector() == std::vector<double>{-0.5, 0.5, 1.5, 2.5, 3.5, 4.5});
 }
 
+TEST_CASE("large parameters (split across threads) match a naive loop", "[nn][optim]") {
+  const int64_t n = 100003;  // above the threading threshold, and odd
+  std::vector<double> p0(n), g1(n), g2(n);
+  for (int64_t i = 0; i < n; ++i) {
+    p0[i] = std::sin(0.1 * i);
+    g1[i] = std::cos(0.37 * i);
+    g2[i] = 0.5 - std::sin(0.013 * i);
+  }
+  Var p(Tensor::from_vector(p0, {n}, DType::f64), true);
+  SGD opt({p}, {.lr = 0.05, .momentum = 0.8, .dampening = 0.25, .weight_decay = 0.01});
+  for (const auto& g : {g1, g2}) {
+    p.set_grad(Tensor::from_vector(g, {n}, DType::f64));
+    opt.step();
+  }
+  // The published rule, one element at a time, in the same order of operations.
+  std::vector<double> want = p0, buf(n);
+  for (int s = 0; s < 2; ++s)
+    for (int64_t i = 0; i < n; ++i) {
+      double d = (s == 0 ? g1 : g2)[i] + 0.01 * want[i];
+      buf[i] = s == 0 ? d : 0.8 * buf[i] + 0.75 * d;
+      want[i] -= 0.05 * buf[i];
+    }
+  std::vector<double> got = p.value().to_vector();
+  for (int64_t i = 0; i < n; i += 997) CHECK(got[i] == Approx(want[i]).epsilon(1e-14).margin(1e-15));
+  CHECK(got[n - 1] == Approx(want[n - 1]).epsilon(1e-14).margin(1e-15));
+}
+
 TEST_CASE("zero_grad clears the gradients; lr can be changed", "[nn][optim]") {
   Var p = param();
   SGD opt({p}, {.lr = 0.1});
@@ -318,6 +345,22 @@ TEST_CASE("clip_grad_norm scales all gradients by max_norm / (total + 1e-6)", "[
   a.set_grad(Tensor::from_vector(std::vector<double>{3.0, 4.0}, {2}, DType::f64));
   CHECK(clip_grad_norm({a}, 5.1) == Approx(5.0));
   CHECK(a.grad().to_vector() == std::vector<double>{3.0, 4.0});
+}
+
+TEST_CASE("clip_grad_norm over many elements matches a naive norm", "[nn][clip]") {
+  const int64_t n = 1037;
+  std::vector<double> g(n);
+  double sq = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    g[i] = std::sin(1.3 * i) * (1 + i % 7);
+    sq += g[i] * g[i];
+  }
+  Var p = param(DType::f64, std::vector<double>(n, 0.0));
+  p.set_grad(Tensor::from_vector(g, {n}, DType::f64));
+  double total = clip_grad_norm({p}, 1.0);
+  CHECK(total == Approx(std::sqrt(sq)).epsilon(1e-12));
+  double f = 1.0 / (std::sqrt(sq) + 1e-6);
+  CHECK(p.grad().at({n - 1}) == Approx(g[n - 1] * f).epsilon(1e-12));
 }
 
 TEST_CASE("clip_grad_norm copes with strided gradients and non-finite norms", "[nn][clip]") {
