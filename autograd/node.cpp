@@ -3,6 +3,8 @@
 #include <atomic>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "autograd/grad_mode.h"
 
 namespace lumen {
@@ -49,6 +51,12 @@ Node::~Node() {
 }
 
 Var Node::output() const { return Var(output_.lock()); }
+
+std::string Node::attrs() const {
+  if (!number_key_) return attrs_;
+  std::string number = std::string(number_key_) + "=" + fmt::format("{}", number_);
+  return attrs_.empty() ? number : attrs_ + " " + number;
+}
 
 Grads Node::backward(const Var& grad_output) const {
   if (released_)

@@ -55,8 +55,15 @@ class Node {
   // Scope path at the time of recording, e.g. "decoder.attn" (empty at top level).
   const std::string& scope() const { return *scope_; }
   // Short extra facts for the graph label, e.g. "dim=-1".
-  const std::string& attrs() const { return attrs_; }
+  std::string attrs() const;
   void set_attrs(std::string attrs) { attrs_ = std::move(attrs); }
+  // A label of one number, "key=value" (x * 0.5 gives "scalar=0.5"). Only the number is kept;
+  // the text is made when a graph asks for it, because formatting a double costs more than a
+  // whole op on a small tensor. `key` must be a string literal.
+  void set_number_attr(const char* key, double value) {
+    number_key_ = key;
+    number_ = value;
+  }
 
   // Gradients of the inputs from the gradient of the output.
   Grads backward(const Var& grad_output) const;
@@ -91,6 +98,8 @@ class Node {
   const std::string* scope_;
   uint64_t serial_;
   std::string attrs_;
+  const char* number_key_ = nullptr;  // set_number_attr
+  double number_ = 0;
   bool released_ = false;
 };
 

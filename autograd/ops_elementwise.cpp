@@ -37,6 +37,13 @@ Var with_attrs(Var out, const std::string& attrs) {
   return out;
 }
 
+// The same for a one-number label; the number is formatted only if a graph asks for it (see
+// Node::set_number_attr): these ops are the ones chained by the thousand on small tensors.
+Var with_number_attr(Var out, const char* key, double value) {
+  if (out.node()) out.node()->set_number_attr(key, value);
+  return out;
+}
+
 }  // namespace
 
 // ---- binary, broadcasting ----------------------------------------------------------------------
@@ -122,21 +129,21 @@ Var pow(const Var& a, const Var& exponent) {
 Var add(const Var& a, double b) {
   Var out = record("add", lumen::add(a.value(), b), {a},
                    [](const Node&, const Var& g) -> Grads { return {g}; }, Saved{.inputs = false});
-  return with_attrs(out, "scalar=" + num(b));
+  return with_number_attr(out, "scalar", b);
 }
 
 Var mul(const Var& a, double b) {
   // out = a * b; d/da = b
   Var out = record("mul", lumen::mul(a.value(), b), {a},
                    [b](const Node&, const Var& g) -> Grads { return {mul(g, b)}; }, Saved{.inputs = false});
-  return with_attrs(out, "scalar=" + num(b));
+  return with_number_attr(out, "scalar", b);
 }
 
 Var sub(double a, const Var& b) {
   // out = a - b; d/db = -1
   Var out = record("sub", lumen::sub(a, b.value()), {b},
                    [](const Node&, const Var& g) -> Grads { return {neg(g)}; }, Saved{.inputs = false});
-  return with_attrs(out, "scalar=" + num(a));
+  return with_number_attr(out, "scalar", a);
 }
 
 Var div(double a, const Var& b) {
@@ -146,7 +153,7 @@ Var div(double a, const Var& b) {
                      const Var& b = n.input(0);
                      return {div(mul(g, -a), square(b))};
                    });
-  return with_attrs(out, "scalar=" + num(a));
+  return with_number_attr(out, "scalar", a);
 }
 
 // a - s and a / s get their own nodes (rather than a + (-s) and a * (1/s)) so the forward value
@@ -154,7 +161,7 @@ Var div(double a, const Var& b) {
 static Var sub_scalar(const Var& a, double b) {
   Var out = record("sub", lumen::operator-(a.value(), b), {a},
                    [](const Node&, const Var& g) -> Grads { return {g}; }, Saved{.inputs = false});
-  return with_attrs(out, "scalar=" + num(b));
+  return with_number_attr(out, "scalar", b);
 }
 
 static Var div_scalar(const Var& a, double b) {
@@ -162,7 +169,7 @@ static Var div_scalar(const Var& a, double b) {
   Var out = record("div", lumen::operator/(a.value(), b), {a},
                    [b](const Node&, const Var& g) -> Grads { return {div_scalar(g, b)}; },
                    Saved{.inputs = false});
-  return with_attrs(out, "scalar=" + num(b));
+  return with_number_attr(out, "scalar", b);
 }
 
 Var neg(const Var& a) {
@@ -181,7 +188,7 @@ Var pow(const Var& a, double exponent) {
                      if (exponent == 2) return {mul(g, mul(a, 2.0))};
                      return {mul(g, mul(pow(a, exponent - 1), exponent))};
                    });
-  return with_attrs(out, "exponent=" + num(exponent));
+  return with_number_attr(out, "exponent", exponent);
 }
 
 // ---- operators ---------------------------------------------------------------------------------
@@ -329,7 +336,7 @@ Var masked_fill(const Var& a, const Tensor& mask, double value) {
                      return {sum_to(masked_fill(g, n.saved(0).value(), 0.0), n.input(0).shape())};
                    },
                    Saved{.inputs = false, .extra = {Var(mask)}});
-  return with_attrs(out, "value=" + num(value));
+  return with_number_attr(out, "value", value);
 }
 
 }  // namespace lumen

@@ -62,9 +62,11 @@ Var embedding(const Var& weight, const Tensor& ids, int64_t padding_idx) {
   // weight [V, D], ids [*] (i64) -> out [*, D]
   Tensor out_value = lumen::embedding(weight.value(), ids);
   const int64_t V = weight.size(0);
-  if (padding_idx >= V)
+  // -1 means no padding row; any other negative value is a mistake, not "none".
+  if (padding_idx >= V || padding_idx < -1)
     throw IndexError("embedding: padding_idx " + std::to_string(padding_idx) +
-                     " is out of range for a weight of shape " + shape_str(weight.shape()));
+                     " is out of range for a weight of shape " + shape_str(weight.shape()) +
+                     " (need 0 <= padding_idx < " + std::to_string(V) + ", or -1 for none)");
   Var out = record(
       "embedding", std::move(out_value), {weight},
       [padding_idx](const Node& n, const Var& g) -> Grads {

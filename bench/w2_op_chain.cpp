@@ -7,6 +7,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "tensor/parallel.h"
 #include "tensor/random.h"
 
 namespace {
@@ -18,7 +19,10 @@ lumen::Var chain(lumen::Var y) {
   return y;
 }
 
+// Also pins Lumen to one thread, as in the reference: the benchmarks run one after another in
+// one process, and W1 leaves the thread count at 2.
 lumen::Var make_x() {
+  lumen::set_num_threads(1);
   lumen::Generator gen(0);
   return lumen::Var(lumen::randn({16}, lumen::DType::f32, gen), true);
 }

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "autograd/grad_mode.h"
+#include "autograd/node.h"
 #include "autograd/ops.h"
 #include "nn/init.h"
 #include "nn/linear.h"
@@ -74,6 +76,117 @@ Var RNNCell::forward(const Var& x, const Var& h_in) const {
   return tanh(linear(x, weight_ih_, bias_ih_) + linear(h, weight_hh_, bias_hh_));
 }
 
+// ---- the fused GRU gates -----------------------------------------------------------------------
+
+namespace {
+
+// The same two-branch sigmoid as the tensor op: exp only ever sees -|x|.
+template <class T>
+T stable_sigmoid(T x) {
+  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+  const T e = std::exp(x);
+  return e / (T(1) + e);
+}
+
+// gi, gh [B, 3H], h [B, H] (contiguous) -> out [B, H], and gates [B, 3H] = (r, z, n) for backward.
+template <class T>
+void gru_gates_forward(const T* gi, const T* gh, const T* h, T* out, T* gates, int64_t B, int64_t H) {
+  for (int64_t b = 0; b < B; ++b) {
+    const T* gib = gi + b * 3 * H;
+    const T* ghb = gh + b * 3 * H;
+    T* gb = gates + b * 3 * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const T r = stable_sigmoid(gib[j] + ghb[j]);
+      const T z = stable_sigmoid(gib[H + j] + ghb[H + j]);
+      const T n = std::tanh(gib[2 * H + j] + r * ghb[2 * H + j]);
+      out[b * H + j] = (T(1) - z) * n + z * h[b * H + j];
+      gb[j] = r;
+      gb[H + j] = z;
+      gb[2 * H + j] = n;
+    }
+  }
+}
+
+// g [B, H], gates (r, z, n) [B, 3H], gh [B, 3H], h [B, H] (contiguous) -> d_gi, d_gh [B, 3H], d_h [B, H].
+// With a_n = gi_n + r * gh_n the pre-activation of n:
+//   dn = g (1 - z),  dz = g (h - n),  dh = g z
+//   da_n = dn (1 - n^2)           -> d_gi_n = da_n,  d_gh_n = da_n r
+//   da_r = da_n gh_n r (1 - r)    -> d_gi_r = d_gh_r = da_r
+//   da_z = dz z (1 - z)           -> d_gi_z = d_gh_z = da_z
+template <class T>
+void gru_gates_backward(const T* g, const T* gates, const T* gh, const T* h, T* d_gi, T* d_gh, T* d_h, int64_t B,
+                        int64_t H) {
+  for (int64_t b = 0; b < B; ++b) {
+    const T* gb = gates + b * 3 * H;
+    const T* ghb = gh + b * 3 * H;
+    T* dib = d_gi + b * 3 * H;
+    T* dhb = d_gh + b * 3 * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const T r = gb[j], z = gb[H + j], n = gb[2 * H + j];
+      const T gj = g[b * H + j];
+      const T da_n = gj * (T(1) - z) * (T(1) - n * n);
+      const T da_r = da_n * ghb[2 * H + j] * r * (T(1) - r);
+      const T da_z = gj * (h[b * H + j] - n) * z * (T(1) - z);
+      dib[j] = dhb[j] = da_r;
+      dib[H + j] = dhb[H + j] = da_z;
+      dib[2 * H + j] = da_n;
+      dhb[2 * H + j] = da_n * r;
+      d_h[b * H + j] = gj * z;
+    }
+  }
+}
+
+// The same gradients written with Var ops, recomputing the gates from the inputs, so that with
+// create_graph the result is itself differentiable.
+Grads gru_gates_backward_graph(const Var& g, const Var& gi, const Var& gh, const Var& h) {
+  std::vector<Var> i = chunk(gi, 3, 1), hh = chunk(gh, 3, 1);
+  Var r = sigmoid(i[0] + hh[0]);
+  Var z = sigmoid(i[1] + hh[1]);
+  Var n = tanh(i[2] + r * hh[2]);
+  Var da_n = g * (1.0 - z) * (1.0 - n * n);
+  Var da_r = da_n * hh[2] * r * (1.0 - r);
+  Var da_z = g * (h - n) * z * (1.0 - z);
+  return {concat({da_r, da_z, da_n}, 1), concat({da_r, da_z, da_n * r}, 1), g * z};
+}
+
+}  // namespace
+
+Var gru_gates(const Var& gi, const Var& gh, const Var& h) {
+  if (!gi.defined() || !gh.defined() || !h.defined() || h.dim() != 2 || gi.dim() != 2 ||
+      gi.shape() != Shape{h.size(0), 3 * h.size(1)} || gh.shape() != gi.shape())
+    throw ShapeError("gru_gates: gi " + (gi.defined() ? shape_str(gi.shape()) : std::string("(undefined)")) +
+                     ", gh " + (gh.defined() ? shape_str(gh.shape()) : std::string("(undefined)")) + " and h " +
+                     (h.defined() ? shape_str(h.shape()) : std::string("(undefined)")) +
+                     " do not fit (need gi, gh [B, 3H] and h [B, H])");
+  if (gi.dtype() != h.dtype() || gh.dtype() != h.dtype() || !is_floating(h.dtype()))
+    throw DTypeError("gru_gates: dtypes differ or are not floating: gi " + std::string(dtype_name(gi.dtype())) +
+                     ", gh " + std::string(dtype_name(gh.dtype())) + ", h " + std::string(dtype_name(h.dtype())));
+  const int64_t B = h.size(0), H = h.size(1);
+  const Tensor gi_c = gi.value().contiguous(), gh_c = gh.value().contiguous(), h_c = h.value().contiguous();
+  Tensor out = Tensor::empty({B, H}, h.dtype());
+  Tensor gates = Tensor::empty({B, 3 * H}, h.dtype());  // (r, z, n), kept for backward
+  visit_floating(h.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    gru_gates_forward<T>(gi_c.data<T>(), gh_c.data<T>(), h_c.data<T>(), out.data<T>(), gates.data<T>(), B, H);
+  });
+  return record(
+      "gru_gates", out, {gi, gh, h},
+      [B, H](const Node& n, const Var& g) -> Grads {
+        if (grad_enabled()) return gru_gates_backward_graph(g, n.input(0), n.input(1), n.input(2));
+        const Tensor g_c = g.value().contiguous(), gates_c = n.saved(0).value();
+        const Tensor gh_c = n.input(1).value().contiguous(), h_c = n.input(2).value().contiguous();
+        Tensor d_gi = Tensor::empty({B, 3 * H}, g_c.dtype()), d_gh = Tensor::empty({B, 3 * H}, g_c.dtype());
+        Tensor d_h = Tensor::empty({B, H}, g_c.dtype());
+        visit_floating(g_c.dtype(), [&](auto tag) {
+          using T = decltype(tag);
+          gru_gates_backward<T>(g_c.data<T>(), gates_c.data<T>(), gh_c.data<T>(), h_c.data<T>(), d_gi.data<T>(),
+                                d_gh.data<T>(), d_h.data<T>(), B, H);
+        });
+        return {Var(d_gi), Var(d_gh), Var(d_h)};
+      },
+      Saved{.inputs = true, .extra = {Var(gates)}});
+}
+
 // ---- GRUCell ----------------------------------------------------------------------------------
 
 GRUCell::GRUCell(const GRUCellOptions& options, Generator& gen) : RecurrentCell("GRUCell", options, 3, gen) {}
@@ -83,12 +196,11 @@ Var GRUCell::forward(const Var& x, const Var& h_in) const {
   const Var h = h_in.defined() ? h_in : zero_state(x.defined() ? x.size(0) : 0).h;
   check_step(x, h);
   // All three gates of x and of h in one matmul each: gi, gh [B, 3H], in the order r, z, n.
-  std::vector<Var> gi = chunk(linear(x, weight_ih_, bias_ih_), 3, 1);
-  std::vector<Var> gh = chunk(linear(h, weight_hh_, bias_hh_), 3, 1);
-  Var r = sigmoid(gi[0] + gh[0]);      // [B, H] reset gate
-  Var z = sigmoid(gi[1] + gh[1]);      // [B, H] update gate
-  Var n = tanh(gi[2] + r * gh[2]);     // [B, H] candidate: r scales only the h part
-  return (1.0 - z) * n + z * h;        // [B, H]
+  Var gi = linear(x, weight_ih_, bias_ih_);
+  Var gh = linear(h, weight_hh_, bias_hh_);
+  // r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z), n = tanh(gi_n + r * gh_n),
+  // h' = (1 - z) * n + z * h, in one fused op.
+  return gru_gates(gi, gh, h);
 }
 
 // ---- LSTMCell ---------------------------------------------------------------------------------

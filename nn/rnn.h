@@ -80,6 +80,13 @@ class RNNCell : public RecurrentCell {
   CellState step(const Var& x, const CellState& state) const override { return {forward(x, state.h), Var()}; }
 };
 
+// The GRU's gate arithmetic as one differentiable op (one pass forward, one pass backward,
+// instead of a dozen small ops and their gradients):
+//   gi = W_ih x + b_ih [B, 3H], gh = W_hh h + b_hh [B, 3H] (gates r, z, n), h [B, H] -> h' [B, H]
+// Its backward is a fused loop; with create_graph it is written with Var ops instead, so the
+// gradient can be differentiated again.
+Var gru_gates(const Var& gi, const Var& gh, const Var& h);
+
 // PyTorch's GRU, gates in the order r, z, n:
 //   r  = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
 //   z  = sigmoid(W_iz x + b_iz + W_hz h + b_hz)

@@ -208,11 +208,35 @@ Tensor compare_scalar(const char* op, const Tensor& a, double b, Cmp cmp) {
   });
 }
 
+// Converting NaN, or a double beyond the i64 range, to an integer is undefined behaviour in
+// C++, so a scalar meant for an i64 tensor is checked first.
+void check_fits_i64(const char* op, const Tensor& t, double value) {
+  if (t.dtype() == DType::i64 && !(value >= -0x1p63 && value < 0x1p63))
+    throw ValueError(std::string(op) + ": the scalar " + std::to_string(value) + " does not fit the i64 tensor of shape " +
+                     shape_str(t.shape()));
+}
+
 // A rank-0 tensor holding `value` in t's dtype: broadcasting it is free, and the kernels'
 // scalar branch keeps the loop as fast as a hand-written tensor-scalar one.
 Tensor scalar_like(const Tensor& t, double value, const char* op) {
   detail::check_defined(op, t);
+  check_fits_i64(op, t, value);
   return Tensor::scalar(value, t.dtype());
+}
+
+// a (op) b for a tensor and a number: the same element function, applied in the same order, as
+// the tensor-tensor op against scalar_like(a, b), so the bits are identical; but without making
+// a one-element tensor and a broadcast view of it. On small tensors (a chain of tiny autograd
+// ops) those two cost more than the arithmetic.
+template <class F>
+Tensor arithmetic_scalar(const char* op, const Tensor& a, double b, F f) {
+  check_numeric(op, a);
+  check_fits_i64(op, a, b);
+  return visit_numeric(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T y = static_cast<T>(b);
+    return unary_kernel<T, T>(a, a.dtype(), [f, y](T x) { return static_cast<T>(f(x, y)); });
+  });
 }
 
 // True if any element of an i64 tensor is zero.
@@ -273,8 +297,12 @@ Tensor pow(const Tensor& a, double exponent) {
   return floating_binary("pow", a, scalar_like(a, exponent, "pow"), [](auto x, auto y) { return std::pow(x, y); });
 }
 
-Tensor add(const Tensor& a, double b) { return add(a, scalar_like(a, b, "add")); }
-Tensor mul(const Tensor& a, double b) { return mul(a, scalar_like(a, b, "mul")); }
+Tensor add(const Tensor& a, double b) {
+  return arithmetic_scalar("add", a, b, [](auto x, auto y) { return add_op(x, y); });
+}
+Tensor mul(const Tensor& a, double b) {
+  return arithmetic_scalar("mul", a, b, [](auto x, auto y) { return mul_op(x, y); });
+}
 Tensor sub(double a, const Tensor& b) { return sub(scalar_like(b, a, "sub"), b); }
 Tensor div(double a, const Tensor& b) { return div(scalar_like(b, a, "div"), b); }
 
@@ -283,7 +311,9 @@ Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
 Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 Tensor operator+(const Tensor& a, double b) { return add(a, b); }
-Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_like(a, b, "sub")); }
+Tensor operator-(const Tensor& a, double b) {
+  return arithmetic_scalar("sub", a, b, [](auto x, auto y) { return sub_op(x, y); });
+}
 Tensor operator*(const Tensor& a, double b) { return mul(a, b); }
 // Divides rather than multiplying by 1/b, so x / 3 gives the same bits as the tensor version.
 Tensor operator/(const Tensor& a, double b) { return div(a, scalar_like(a, b, "div")); }
@@ -320,7 +350,14 @@ Tensor logical_or(const Tensor& a, const Tensor& b) {
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   detail::check_dtype("where", cond, DType::boolean, "the condition");
   detail::check_same_dtype("where", a, b);
-  Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  Shape shape;
+  try {
+    shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  } catch (const ShapeError&) {
+    // The nested broadcast would name an intermediate shape; name the three the caller passed.
+    throw ShapeError("where: the condition " + shape_str(cond.shape()) + ", a " + shape_str(a.shape()) + " and b " +
+                     shape_str(b.shape()) + " cannot broadcast to one shape");
+  }
   Tensor ec = cond.expand(shape), ea = a.expand(shape), eb = b.expand(shape);
   Tensor out = Tensor::empty(shape, a.dtype());
   visit_dtype(a.dtype(), [&](auto tag) {
@@ -348,6 +385,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
   detail::check_defined("masked_fill", a);
   detail::check_dtype("masked_fill", mask, DType::boolean, "the mask");
+  check_fits_i64("masked_fill", a, value);
   return visit_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T v = static_cast<T>(value);

@@ -38,6 +38,13 @@ class Dims {
   int64_t back() const { return data()[size_ - 1]; }
 
   void resize(size_t n, int64_t value = 0) {
+    // The common case stays inline: every new tensor's strides are made through filled(), so
+    // a heap round trip here would cost each op a malloc.
+    if (n <= kInline && size_ <= kInline) {
+      for (size_t i = size_; i < n; ++i) inline_[i] = value;
+      size_ = n;
+      return;
+    }
     std::vector<int64_t> tmp(begin(), end());
     tmp.resize(n, value);
     assign(tmp.begin(), tmp.end());

@@ -38,8 +38,14 @@ static T from_double(double v, const char* op) {
 // ---- creation --------------------------------------------------------------------------------
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
-  for (int64_t x : shape)
+  // The strides (products of the extents, a 0 counting as 1) and the byte count must fit int64:
+  // a product that wraps around is undefined behaviour and would size the buffer wrongly.
+  int64_t span = static_cast<int64_t>(dtype_size(dtype));
+  for (int64_t x : shape) {
     if (x < 0) throw ValueError("Tensor::empty: negative extent in shape " + shape_str(shape));
+    if (__builtin_mul_overflow(span, std::max<int64_t>(x, 1), &span))
+      throw ValueError("Tensor::empty: shape " + shape_str(shape) + " has more elements than memory can address");
+  }
   size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
   return Tensor(std::make_shared<Storage>(bytes), shape, contiguous_strides(shape), 0, dtype);
 }
@@ -192,8 +198,9 @@ static Shape infer_shape(const Shape& requested, int64_t numel, const char* op, 
       infer_at = static_cast<int64_t>(i);
     } else if (shape[i] < 0) {
       throw ValueError(std::string(op) + ": negative extent in " + shape_str(requested));
-    } else {
-      known *= shape[i];
+    } else if (__builtin_mul_overflow(known, shape[i], &known)) {
+      throw ShapeError(std::string(op) + ": cannot reshape " + shape_str(from) + " to " + shape_str(requested) +
+                       " (its element count overflows)");
     }
   }
   if (infer_at >= 0) {

@@ -23,6 +23,23 @@ struct LessonOptions {
   }
 };
 
+// The most worker threads a lesson accepts: far more than any machine it runs on, yet few
+// enough that OpenMP can start them (a million threads would abort the process).
+inline constexpr int kMaxThreads = 1024;
+
+// What parse_lesson_args found: the options, or a one-line error, or a request for help.
+struct ParsedFlags {
+  LessonOptions options;
+  std::string error;  // non-empty for a bad flag or value, e.g. "--threads must be at least 1, got 0"
+  bool help = false;  // --help was given; `usage` holds the text
+  std::string usage;
+};
+
+// Parses argv and checks every value, with no side effects: it never exits, prints, creates the
+// output folder or changes the thread count. (The fuzzer in tests/fuzz calls it.)
+ParsedFlags parse_lesson_args(int argc, const char* const* argv, const std::string& slug, const std::string& title,
+                              bool accepts_corpus = false);
+
 // Parses argv. On --help prints usage and exits 0; on a bad flag or value (--threads 0,
 // --steps -1, an unwritable --out) prints one line to stderr and exits 2. Creates the output
 // folder and applies the thread count.

@@ -143,7 +143,7 @@ TEST_CASE("conv1d equals a direct convolution loop, with stride and padding", "[
   }
 }
 
-TEST_CASE("conv: a 1x1 conv is a Linear over channels; the kernel may cover the whole input", "[nn]") {
+TEST_CASE("conv: a 1x1 conv is a Linear over channels, the kernel may cover the whole input", "[nn]") {
   Tensor x = randn_t({2, 3, 4, 5}, 30), w = randn_t({6, 3, 1, 1}, 31);
   Tensor y = conv2d(Var(x), Var(w)).value();
   // y[b, :, h, w] = W x[b, :, h, w]

@@ -81,7 +81,7 @@ TEST_CASE("init: uniform_ and normal_ have the requested statistics, f32 and f64
   }
 }
 
-TEST_CASE("init: the same generator seed gives the same values; a view is filled in place", "[nn]") {
+TEST_CASE("init: the same generator seed gives the same values, a view is filled in place", "[nn]") {
   Generator g1(3), g2(3), g3(4);
   Tensor a = Tensor::empty({5, 6}, DType::f64), b = Tensor::empty({5, 6}, DType::f64),
          c = Tensor::empty({5, 6}, DType::f64);
@@ -158,7 +158,7 @@ TEST_CASE("init: kaiming variance is gain^2 / fan, in both modes", "[nn]") {
   REQUIRE(s.var == Approx(1.0 / (3.0 * 160.0)).epsilon(0.05));
 }
 
-TEST_CASE("init: non-floating tensors are rejected; empty tensors are left alone", "[nn]") {
+TEST_CASE("init: non-floating tensors are rejected, empty tensors are left alone", "[nn]") {
   Tensor ids = Tensor::zeros({3, 4}, DType::i64);
   REQUIRE_THROWS_AS(init::uniform_(ids, 0, 1), DTypeError);
   REQUIRE_THROWS_WITH(init::uniform_(ids, 0, 1), Catch::Contains("uniform_") && Catch::Contains("i64"));
@@ -192,7 +192,7 @@ TEST_CASE("init: Linear's default weights and bias lie in +-1/sqrt(in)", "[nn]")
   REQUIRE(a.weight().value().to_vector() != c.weight().value().to_vector());
 }
 
-TEST_CASE("init: Embedding is N(0, 1) with a zero padding row; LayerNorm is ones and zeros", "[nn]") {
+TEST_CASE("init: Embedding is N(0, 1) with a zero padding row, LayerNorm is ones and zeros", "[nn]") {
   Generator gen(2);
   Embedding emb({.num = 1000, .dim = 64, .padding_idx = 3}, gen);
   Tensor w = emb.weight().value();

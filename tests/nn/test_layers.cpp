@@ -220,7 +220,7 @@ TEST_CASE("Dropout: zeros with probability p and scales the rest by 1/(1-p)", "[
   }
 }
 
-TEST_CASE("Dropout: the same seed gives the same mask; eval and p = 0 are the identity", "[nn]") {
+TEST_CASE("Dropout: the same seed gives the same mask, eval and p = 0 are the identity", "[nn]") {
   Var x(randn64({6, 7}, 1));
   Dropout a({.p = 0.5, .seed = 3}), b({.p = 0.5, .seed = 3}), c({.p = 0.5, .seed = 4});
   Tensor ya = a(x).value(), yb = b(x).value(), yc = c(x).value();

@@ -125,7 +125,7 @@ TEST_CASE("Adam follows the bias-corrected update", "[nn][optim]") {
   }
 }
 
-TEST_CASE("Adam weight decay is L2 through the gradient; AdamW decays the weights directly", "[nn][optim]") {
+TEST_CASE("Adam weight decay is L2 through the gradient, AdamW decays the weights directly", "[nn][optim]") {
   // Adam, wd 0.1: g1' = g1 + 0.1 p0 = [0.6, -0.8]. The normalisation cancels its size: t=1 moves
   // each weight by lr * sign(g1') = 0.1, so p1 = [1 - 0.06/0.60000001, 2 + 0.08/0.80000001]
   //                                              = [0.9000000016666666, 2.09999999875].
@@ -207,7 +207,7 @@ TEST_CASE("large parameters (split across threads) match a naive loop", "[nn][op
   CHECK(got[n - 1] == Approx(want[n - 1]).epsilon(1e-14).margin(1e-15));
 }
 
-TEST_CASE("zero_grad clears the gradients; lr can be changed", "[nn][optim]") {
+TEST_CASE("zero_grad clears the gradients, lr can be changed", "[nn][optim]") {
   Var p = param();
   SGD opt({p}, {.lr = 0.1});
   p.set_grad(Tensor::ones({2}, DType::f64));

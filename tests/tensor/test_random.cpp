@@ -183,7 +183,7 @@ TEST_CASE("fills are row-major draws: element i is the i-th draw", "[tensor][ran
   REQUIRE(h.normal() == href.normal());
 }
 
-TEST_CASE("same seed, same tensors; different seed, different tensors", "[tensor][random]") {
+TEST_CASE("same seed, same tensors, different seed, different tensors", "[tensor][random]") {
   Generator a(2024), b(2024), c(2025);
   Tensor x = randn({64}, DType::f32, a), y = randn({64}, DType::f32, b), z = randn({64}, DType::f32, c);
   REQUIRE(x.to_vector() == y.to_vector());
