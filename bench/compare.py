@@ -118,6 +118,7 @@ class Runner:
         for name in env_change["unset"]:
             env.pop(name, None)
         env.update(env_change["set"])
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ left in bench/pytorch
         if self.nice is not None:
             cmd = ["nice", "-n", str(self.nice)] + cmd
         shown = " ".join([f"{k}={v}" for k, v in env_change["set"].items()] +

@@ -5,6 +5,11 @@
 //     timed loop: `os_allocations` must stay 0, because a warmed-up step should be served
 //     entirely from buffers that earlier steps gave back.
 // Failures go through SkipWithError: nothing but Google Benchmark may write to stdout.
+//
+// Google Benchmark calls a benchmark function a few times in its first repetition, to size the
+// run, and once in each later repetition, so set-up and warm-up happen each time. For a step of a few ms that is nothing; for a slow one
+// (the large GPT, ~0.5 s a step) give the benchmark a fixed ->Iterations(n) so it is not also
+// called to size the run, and keep the warm-up as short as still shows the loss falling.
 #include <benchmark/benchmark.h>
 
 #include <string>

@@ -296,7 +296,8 @@ Hypothesis beam_search_row(const Decoder& decoder, const EncoderOutput& enc, int
     }
     active = std::move(next);
     // Scores only fall as tokens are added, so once `width` sequences have finished and the
-    // best of them beats every active one, nothing left can overtake it.
+    // best of them beats every active one, nothing left can overtake it. (With a length
+    // penalty this is the usual heuristic rather than a guarantee.)
     if (static_cast<int64_t>(finished.size()) >= width) {
       double best_finished = -INFINITY;
       for (const Hypothesis& h : finished) best_finished = std::max(best_finished, normalised(h));

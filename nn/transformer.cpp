@@ -186,12 +186,15 @@ StackOutput TransformerEncoder::forward(const Var& x, const AttentionArgs& args,
                      std::to_string(blocks_.size()) + " blocks");
   StackOutput o;
   Var h = x;
-  for (size_t i = 0; i < blocks_.size(); ++i) {
-    AttentionArgs a = args;
-    if (caches) a.cache = &(*caches)[i];
-    BlockOutput b = blocks_[i].forward(h, a);
-    h = b.out;
-    if (args.need_weights) o.self_alphas.push_back(b.self_alpha);
+  {
+    auto list_scope = blocks_.scope();
+    for (size_t i = 0; i < blocks_.size(); ++i) {
+      AttentionArgs a = args;
+      if (caches) a.cache = &(*caches)[i];
+      BlockOutput b = blocks_[i].forward(h, a);
+      h = b.out;
+      if (args.need_weights) o.self_alphas.push_back(b.self_alpha);
+    }
   }
   o.out = norm_ ? norm_->forward(h) : h;
   return o;
@@ -213,11 +216,14 @@ StackOutput TransformerDecoder::forward(const Var& x, const Var& memory, const A
     throw ValueError("TransformerDecoder: KV caches go to single blocks; a stack would share one between its blocks");
   StackOutput o;
   Var h = x;
-  for (size_t i = 0; i < blocks_.size(); ++i) {
-    BlockOutput b = blocks_[i].forward(h, memory, self_args, cross_args);
-    h = b.out;
-    if (self_args.need_weights) o.self_alphas.push_back(b.self_alpha);
-    if (cross_args.need_weights) o.cross_alphas.push_back(b.cross_alpha);
+  {
+    auto list_scope = blocks_.scope();
+    for (size_t i = 0; i < blocks_.size(); ++i) {
+      BlockOutput b = blocks_[i].forward(h, memory, self_args, cross_args);
+      h = b.out;
+      if (self_args.need_weights) o.self_alphas.push_back(b.self_alpha);
+      if (cross_args.need_weights) o.cross_alphas.push_back(b.cross_alpha);
+    }
   }
   o.out = norm_ ? norm_->forward(h) : h;
   return o;

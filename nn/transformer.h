@@ -50,6 +50,9 @@ class ModuleList : public Module {
     return ref;
   }
   size_t size() const { return items_.size(); }
+  // The list's name scope, for the loop that runs its items (a list has no forward of its own),
+  // so graphs group them under "blocks.0", "blocks.1", ...
+  NameScope scope() const { return enter_scope(); }
   const M& operator[](size_t i) const { return *items_.at(i); }
   M& operator[](size_t i) { return *items_.at(i); }
 

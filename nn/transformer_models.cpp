@@ -159,7 +159,10 @@ Var DecoderOnly::forward(const Tensor& ids) const {
   auto scope = enter_scope();
   check_ids("DecoderOnly", ids, options_.max_len);
   Var h = embed(ids, 0);
-  for (size_t i = 0; i < blocks_.size(); ++i) h = blocks_[i].forward(h, {.causal = true}).out;
+  {
+    auto list_scope = blocks_.scope();
+    for (size_t i = 0; i < blocks_.size(); ++i) h = blocks_[i].forward(h, {.causal = true}).out;
+  }
   return logits(h);
 }
 
@@ -168,6 +171,7 @@ std::vector<Var> DecoderOnly::attention_weights(const Tensor& ids) const {
   check_ids("DecoderOnly", ids, options_.max_len);
   std::vector<Var> alphas;
   Var h = embed(ids, 0);
+  auto list_scope = blocks_.scope();
   for (size_t i = 0; i < blocks_.size(); ++i) {
     BlockOutput b = blocks_[i].forward(h, {.causal = true, .need_weights = true});
     h = b.out;
@@ -191,7 +195,11 @@ Var DecoderOnly::forward_cached(const Tensor& ids, GenerationCache& cache) const
   // The new tokens' positions continue after the cached ones; their queries see every cached
   // key (causal, aligned to the end).
   Var h = embed(ids, offset);
-  for (size_t i = 0; i < blocks_.size(); ++i) h = blocks_[i].forward(h, {.causal = true, .cache = &cache.layers[i]}).out;
+  {
+    auto list_scope = blocks_.scope();
+    for (size_t i = 0; i < blocks_.size(); ++i)
+      h = blocks_[i].forward(h, {.causal = true, .cache = &cache.layers[i]}).out;
+  }
   return logits(h);
 }
 

@@ -44,21 +44,22 @@ struct Sizes {
   int64_t batch = 64;
   int64_t embed = 16, hidden = 24;  // per encoder direction; the decoder has 2 * hidden, so dot fits
   int64_t steps = 0, eval_every = 0, eval_size = 0;
-  double lr = 5e-3;
+  double lr = 1e-2;
 };
 
 struct Run {
   Config config;
   std::unique_ptr<nn::Seq2Seq> model;
-  std::vector<double> steps, acc;      // the learning curve: sequence accuracy on the eval set
+  std::vector<double> steps, acc;  // the learning curve: sequence accuracy on the eval set
   double final_acc = 0;
-  std::optional<int64_t> steps_to_99;  // the first evaluation at or above 0.99
+  std::optional<int64_t> steps_to_99;  // from this evaluation on, accuracy stays >= 0.99
   int64_t parameters = 0;
 };
 
 // Greedy decoding of a digit batch: one more step than the longest source, for the <eos>.
 Tensor decode(const nn::Seq2Seq& model, const DigitBatch& b) {
-  return model.greedy_decode(b.src, b.src_lengths, {.bos = kBos, .eos = kEos, .max_len = b.src.size(1) + 1, .pad = kPad})
+  return model
+      .greedy_decode(b.src, b.src_lengths, {.bos = kBos, .eos = kEos, .max_len = b.src.size(1) + 1, .pad = kPad})
       .tokens;
 }
 
@@ -96,11 +97,13 @@ Run train(const Config& c, const Sizes& z, const DigitBatch& eval, const LessonO
       double acc = nn::sequence_accuracy(decode(*r.model, eval), eval.y_out, kPad);
       r.steps.push_back(static_cast<double>(step));
       r.acc.push_back(acc);
-      if (acc >= 0.99 && !r.steps_to_99) r.steps_to_99 = step;
     }
   }
   bar.finish();
   r.final_acc = r.acc.back();
+  // Steps to 99%: the first evaluation from which accuracy stays at or above 0.99 to the end, so
+  // a lucky evaluation followed by a dip does not count.
+  for (size_t k = r.acc.size(); k-- > 0 && r.acc[k] >= 0.99;) r.steps_to_99 = static_cast<int64_t>(r.steps[k]);
   return r;
 }
 
@@ -148,7 +151,9 @@ void print_first_step(const Run& run, const std::vector<int>& digits) {
   fmt::print("  s_1 = {}\n", vec_str(st.s.h.value().to_vector(), 6));
   // e_1i from the module's own score function, with the query the model was trained with.
   const auto* attn = dynamic_cast<const nn::LuongAttention*>(model.decoder().attention());
-  Var query = model.decoder().query() == nn::AttentionQuery::current_state ? st.s.h : Var(Tensor::from_vector(s_prev, {1, static_cast<int64_t>(s_prev.size())}));
+  Var query = model.decoder().query() == nn::AttentionQuery::current_state
+                  ? st.s.h
+                  : Var(Tensor::from_vector(s_prev, {1, static_cast<int64_t>(s_prev.size())}));
   std::vector<double> e = attn->scores(query, st.keys).value().to_vector();
   fmt::print("  e_1i = {}\n", vec_str(e, 10, 2));
   fmt::print("  alpha_1 = softmax(e_1) = {}   (the last digit is position {})\n",
@@ -168,7 +173,7 @@ int main(int argc, char** argv) {
   LessonReport report(opt);
   try {
     Sizes z;
-    z.steps = opt.steps_or(500, 200);
+    z.steps = opt.steps_or(400, 140);
     z.eval_every = 25;
     z.eval_size = opt.quick ? 256 : 500;
 
@@ -181,8 +186,9 @@ int main(int argc, char** argv) {
     fmt::print("into it); Bahdanau scores with s_(t-1), before it (and feeds c_t).\n\n");
     fmt::print("Task: reverse strings of {}-{} digits (\"3 1 4\" -> \"4 1 3 <eos>\"). Encoder: bidirectional GRU,\n",
                z.min_len, z.max_len);
-    fmt::print("{} per direction; decoder: GRU of {}; batches of {}, Adam lr {} with cosine decay, {} steps per model;\n", z.hidden,
-               2 * z.hidden, z.batch, z.lr, z.steps);
+    fmt::print(
+        "{} per direction; decoder: GRU of {}; batches of {}, Adam lr {} with cosine decay, {} steps per model;\n",
+        z.hidden, 2 * z.hidden, z.batch, z.lr, z.steps);
     fmt::print("accuracy = whole strings right (greedy decoding) on {} held-out strings, every {} steps.\n\n",
                z.eval_size, z.eval_every);
 
@@ -200,8 +206,10 @@ int main(int argc, char** argv) {
     for (const Config& c : configs) {
       runs.push_back(train(c, z, eval, opt));
       const Run& r = runs.back();
-      fmt::print("{:<18} final {:.3f}, 99% at step {}\n", c.label, r.final_acc,
-                 r.steps_to_99 ? std::to_string(*r.steps_to_99) : "never");
+      std::string curve;
+      for (size_t k = 0; k < r.acc.size(); ++k)
+        if ((k + 1) % 2 == 0) curve += fmt::format(" {:.2f}", r.acc[k]);
+      fmt::print("{:<18} accuracy every {} steps:{}\n", c.label, 2 * z.eval_every, curve);
     }
 
     fmt::print("\n== The table\n\n");
@@ -210,14 +218,24 @@ int main(int argc, char** argv) {
       fmt::print("{:<18} {:>7} {:>10} {:>12} {:>10.3f}\n", r.config.label,
                  r.config.query == nn::AttentionQuery::current_state ? "s_t" : "s_(t-1)", r.parameters,
                  r.steps_to_99 ? std::to_string(*r.steps_to_99) : "never", r.final_acc);
-    fmt::print("\nLuong et al. 2015 (Table 4): dot is best for global attention and general for local-p;\n");
-    fmt::print("concat trained poorly for them. On this small task, compare the rows above with that.\n\n");
+    auto steps_str = [](const Run& r) { return r.steps_to_99 ? fmt::format("step {}", *r.steps_to_99) : "never"; };
+    fmt::print("\nLuong et al. 2015 (Table 4), on English-German translation: dot is best for global attention and\n");
+    fmt::print("general for local-p; concat trained poorly. Here, on short digit strings:\n");
+    fmt::print("  dot {} and general {} (from that step on, >= 99%)\n", steps_str(runs[0]), steps_str(runs[1]));
+    fmt::print("  concat {}, final {:.3f}: {}\n", steps_str(runs[2]), runs[2].final_acc,
+               runs[2].final_acc >= 0.99 ? "it trains well on a task this small, unlike in the paper"
+                                         : "it trails the others, as in the paper");
+    fmt::print("  location {}, final {:.3f}: it never looks at h_i, so it must know where it is from s_t\n",
+               steps_str(runs[3]), runs[3].final_acc);
+    fmt::print("  general with s_(t-1) {} vs with s_t {}: {}\n\n", steps_str(runs[4]), steps_str(runs[1]),
+               std::min(runs[4].final_acc, runs[1].final_acc) >= 0.99 ? "both orders learn the task"
+                                                                      : "the orders differ here");
 
     // Learning curves, one chart.
     std::vector<Series> series;
     for (const Run& r : runs)
-      series.push_back({.name = r.config.label, .xs = r.steps, .ys = r.acc, .colour = r.config.colour,
-                        .dashed = r.config.dashed});
+      series.push_back(
+          {.name = r.config.label, .xs = r.steps, .ys = r.acc, .colour = r.config.colour, .dashed = r.config.dashed});
     line_chart(series, {.title = "digit reversal: sequence accuracy by score function",
                         .x_label = "training step",
                         .y_label = "sequence accuracy (held out)",
@@ -279,11 +297,11 @@ int main(int argc, char** argv) {
     report.metric("steps_to_99", steps_to_99);
 
     fmt::print("== Targets\n");
-    const double want = opt.quick ? 0.8 : 0.99;
+    const double want = opt.quick ? 0.85 : 0.99;
     report.at_least("dot_final_acc", runs[0].final_acc, want);
     report.at_least("general_final_acc", runs[1].final_acc, want);
-    report.check("concat_and_location_recorded", runs[2].acc.size() == runs[0].acc.size() &&
-                                                     runs[3].acc.size() == runs[0].acc.size(),
+    report.check("concat_and_location_recorded",
+                 runs[2].acc.size() == runs[0].acc.size() && runs[3].acc.size() == runs[0].acc.size(),
                  "concat and location trained and evaluated like the others");
   } catch (const lumen::Error& e) {
     fmt::print(stderr, "05_luong_scores: {}\n", e.what());

@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "autograd/engine.h"
 #include "autograd/graph_export.h"
 #include "autograd/ops.h"
 #include "lessons/common/cli.h"
@@ -48,9 +47,9 @@ const std::vector<std::vector<double>> kNotesScores = {{2.1, 0.3, 0.2}, {0.1, 2.
 const std::vector<std::vector<double>> kNotesAlpha = {{0.70, 0.16, 0.14}, {0.05, 0.39, 0.56}, {0.06, 0.79, 0.15}};
 
 struct WorkedExample {
-  Tensor h;                         // f64 [1, 3, 4]: h_1, h_2, h_3
-  std::vector<Tensor> s;            // s_0 .. s_3, each f64 [1, 4]
-  Var W_o, b_o;                     // the output layer: [3, 8] and [3]
+  Tensor h;               // f64 [1, 3, 4]: h_1, h_2, h_3
+  std::vector<Tensor> s;  // s_0 .. s_3, each f64 [1, 4]
+  Var W_o, b_o;           // the output layer: [3, 8] and [3]
 };
 
 // Four dimensions: the first three are "which source word", the fourth is the decoder's own
@@ -136,9 +135,9 @@ StepResult toy_step(const WorkedExample& w, const nn::LuongAttention& dot, int q
 
 struct Part1 {
   std::vector<std::vector<double>> alpha;
-  double max_score_err = 0;       // |s_t . h_i - notes' e_ti|
-  double max_softmax_err = 0;     // engine softmax vs the hand-written one
-  int differing = 0;              // rounded weights that disagree with the notes'
+  double max_score_err = 0;    // |s_t . h_i - notes' e_ti|
+  double max_softmax_err = 0;  // engine softmax vs the hand-written one
+  int differing = 0;           // rounded weights that disagree with the notes'
   bool predicts_the_black_cat = true;
   bool t1_rounds_to_76_13_11 = false;
 };
@@ -170,7 +169,8 @@ Part1 part1_worked_example(const LessonOptions& opt, const WorkedExample& w, con
       rounded.push_back(round2(st.alpha[i]));
       bool same = std::abs(rounded[i] - kNotesAlpha[ti][i]) < 1e-9;
       r.differing += !same;
-      flags += fmt::format("{}{}", i ? ", " : "", same ? "same" : fmt::format("{:+.2f}", rounded[i] - kNotesAlpha[ti][i]));
+      flags +=
+          fmt::format("{}{}", i ? ", " : "", same ? "same" : fmt::format("{:+.2f}", rounded[i] - kNotesAlpha[ti][i]));
     }
     // c_t as the notes write it (their rounded weights) next to the exact one.
     std::vector<double> c_notes(4, 0.0);
@@ -226,13 +226,12 @@ bool part2_query_variants(const WorkedExample& w, const nn::LuongAttention& dot)
       StepResult st = toy_step(w, dot, q, t);
       const std::string& word = kEnglish[static_cast<size_t>(st.word)];
       (variant == 0 ? luong_out : bahdanau_out) += (t > 1 ? " " : "") + word;
-      fmt::print("{:<26} {:>3} {:>8} {:<24} {:<26} {}\n",
-                 variant == 0 ? "score(s_t, h_i)" : "score(s_(t-1), h_i)", t, fmt::format("s_{}", q),
-                 vec_str(st.e, 1), vec_str(st.alpha, 3), word);
+      fmt::print("{:<26} {:>3} {:>8} {:<24} {:<26} {}\n", variant == 0 ? "score(s_t, h_i)" : "score(s_(t-1), h_i)", t,
+                 fmt::format("s_{}", q), vec_str(st.e, 1), vec_str(st.alpha, 3), word);
     }
   }
-  fmt::print("\nscore(s_t, h_i) says \"{}\"; score(s_(t-1), h_i) says \"{}\": every word one step late.\n",
-             luong_out, bahdanau_out);
+  fmt::print("\nscore(s_t, h_i) says \"{}\"; score(s_(t-1), h_i) says \"{}\": every word one step late.\n", luong_out,
+             bahdanau_out);
   fmt::print("The recipes are different models, not two spellings of one. In Bahdanau's form the state\n");
   fmt::print("s_(t-1) must already hold the plan for word t, before that word's update; training learns\n");
   fmt::print("exactly that, and the model of part 3 is a Bahdanau model.\n\n");
@@ -259,10 +258,10 @@ struct Adjective {
 
 // 8 nouns x (4 colours after the noun + 2 sizes before it) + 8 bare nouns = 56 phrases.
 std::vector<Phrase> make_phrases() {
-  const std::vector<Noun> nouns = {{"chat", "cat", false},    {"chien", "dog", false},   {"livre", "book", false},
+  const std::vector<Noun> nouns = {{"chat", "cat", false},    {"chien", "dog", false},  {"livre", "book", false},
                                    {"oiseau", "bird", false}, {"voiture", "car", true}, {"maison", "house", true},
                                    {"fleur", "flower", true}, {"table", "table", true}};
-  const std::vector<Adjective> adjectives = {{"noir", "noire", "black", false}, {"rouge", "rouge", "red", false},
+  const std::vector<Adjective> adjectives = {{"noir", "noire", "black", false},    {"rouge", "rouge", "red", false},
                                              {"blanc", "blanche", "white", false}, {"vert", "verte", "green", false},
                                              {"petit", "petite", "small", true},   {"grand", "grande", "big", true}};
   std::vector<Phrase> out;
@@ -327,13 +326,13 @@ Batch make_batch(const std::vector<Phrase>& phrases, Vocab& fr, Vocab& en) {
 }
 
 struct Translation {
-  std::vector<std::string> words;             // without <eos>
-  std::vector<std::vector<double>> alpha;     // one row per emitted token (incl. <eos>), over the source
+  std::vector<std::string> words;          // without <eos>
+  std::vector<std::vector<double>> alpha;  // one row per emitted token (incl. <eos>), over the source
 };
 
 std::vector<Translation> translate(const nn::Seq2Seq& model, const Batch& batch, const Vocab& en) {
-  nn::Decoded d = model.greedy_decode(batch.src, batch.src_lengths,
-                                      {.bos = kBos, .eos = kEos, .max_len = 4, .pad = kPad});
+  nn::Decoded d =
+      model.greedy_decode(batch.src, batch.src_lengths, {.bos = kBos, .eos = kEos, .max_len = 4, .pad = kPad});
   std::vector<Translation> out;
   const int64_t B = batch.src.size(0), L = d.tokens.size(1), S = batch.src.size(1);
   const std::vector<double> tok = d.tokens.to_vector(), len = d.lengths.to_vector(), al = d.alphas.to_vector(),
@@ -408,8 +407,8 @@ Part3 part3_train(const LessonOptions& opt) {
       std::vector<Translation> tr = translate(model, train_batch, en);
       int right = 0;
       for (size_t b = 0; b < train.size(); ++b) right += tr[b].words == train[b].en;
-      log += fmt::format("step {:>4}: loss {:.4f}, {} of {} training phrases translated right\n", step,
-                         r.final_loss, right, train.size());
+      log += fmt::format("step {:>4}: loss {:.4f}, {} of {} training phrases translated right\n", step, r.final_loss,
+                         right, train.size());
     }
   }
   bar.finish();
@@ -488,7 +487,8 @@ Part3 part3_train(const LessonOptions& opt) {
     model.decoder().step(state, Tensor::from_vector(std::vector<int64_t>{kBos}, {1}));
   }
   NameScope t2("t2");
-  nn::DecoderStepOutput black = model.decoder().step(state, Tensor::from_vector(std::vector<int64_t>{en.id("the")}, {1}));
+  nn::DecoderStepOutput black =
+      model.decoder().step(state, Tensor::from_vector(std::vector<int64_t>{en.id("the")}, {1}));
   Var logits = black.logits;
   logits.set_name("o_2");
   std::vector<std::string> fold;

@@ -47,10 +47,12 @@ std::string read_number(const std::string& flag, const std::string& text, Int lo
   return "";
 }
 
-// CLI11 may put a message over several lines; the contract is one line on stderr.
+// The contract is one line on stderr, but CLI11 may word a message over several lines, and a
+// message may quote what the user typed, newlines and all (the fuzzer found that): every
+// control character becomes a space.
 std::string one_line(std::string s) {
   for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   while (!s.empty() && s.back() == ' ') s.pop_back();
   return s;
 }
@@ -90,7 +92,10 @@ ParsedFlags parse_lesson_args(int argc, const char* const* argv, const std::stri
   }
   if (r.error.empty() && app.count("--seed"))
     r.error = read_number<uint64_t>("--seed", seed, 0, std::numeric_limits<uint64_t>::max(), o.seed);
-  if (!r.error.empty()) return r;
+  if (!r.error.empty()) {
+    r.error = one_line(r.error);
+    return r;
+  }
   if (app.count("--out") && o.out_dir.empty()) {
     r.error = "--out needs a folder name, got an empty one";
     return r;
@@ -107,7 +112,7 @@ LessonOptions parse_lesson_flags(int argc, char** argv, const std::string& slug,
     std::exit(0);
   }
   if (!r.error.empty()) usage_error(slug, r.error);
-  if (std::string problem = check_writable(r.options.out_dir); !problem.empty()) usage_error(slug, problem);
+  if (std::string problem = check_writable(r.options.out_dir); !problem.empty()) usage_error(slug, one_line(problem));
   if (r.options.threads > 0) set_num_threads(r.options.threads);
   return r.options;
 }

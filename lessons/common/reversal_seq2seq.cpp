@@ -65,7 +65,8 @@ TrainingLog train_reversal(nn::Seq2Seq& model, const ReversalTraining& t, const 
 }
 
 nn::Decoded greedy_reversal(const nn::Seq2Seq& model, const DigitBatch& b) {
-  return model.greedy_decode(b.src, b.src_lengths, {.bos = kBos, .eos = kEos, .max_len = b.src.size(1) + 1, .pad = kPad});
+  return model.greedy_decode(b.src, b.src_lengths,
+                             {.bos = kBos, .eos = kEos, .max_len = b.src.size(1) + 1, .pad = kPad});
 }
 
 DigitDecoder reversal_decoder(const nn::Seq2Seq& model) {

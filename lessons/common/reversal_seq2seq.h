@@ -15,7 +15,10 @@ namespace lumen::lessons {
 
 struct ReversalModelOptions {
   bool attention = false;  // true: bidirectional encoder + Bahdanau; false: c = h_T only
-  int64_t embed_dim = 32;
+  // Small on purpose: with 32- or 64-wide digit embeddings the attention model finds a
+  // shortcut (lesson 04's README): it attends to the digit it has just written, one place to
+  // the right, and reads its neighbour from that state's memory. Right answers, wrong alignment.
+  int64_t embed_dim = 8;
   int64_t hidden_size = 64;  // per encoder direction, and the decoder's s_t
   int64_t attn_dim = 16;     // the score MLP's hidden size (attention only)
 };

@@ -44,7 +44,7 @@ TEST_CASE("sample_locations: frequencies follow alpha, zero-probability cells ne
                       Catch::Contains("negative"));
 }
 
-TEST_CASE("hard_attention_context: z_t = a at the chosen location; no gradient reaches the scores", "[nn]") {
+TEST_CASE("hard_attention_context: z_t = a at the chosen location, no gradient reaches the scores", "[nn]") {
   Generator gen(3);
   Var a(randn({2, 3, 2}, DType::f64, gen), true);
   Var e(randn({2, 3}, DType::f64, gen), true);
@@ -80,7 +80,7 @@ TEST_CASE("MovingAverageBaseline: starts at the first mean, then decays", "[nn]"
   REQUIRE_THROWS_AS(b.update(Tensor::zeros({0})), ValueError);
 }
 
-TEST_CASE("REINFORCE: the mean of 10^4 sampled gradients is the exact gradient of E[R] within 5%", "[nn]") {
+TEST_CASE("REINFORCE: the mean of 10^4 sampled gradients is the exact gradient of E(R) within 5%", "[nn]") {
   // Four cells with a fixed reward each; alpha = softmax(theta).
   const std::vector<double> reward_of = {1.0, 3.0, -2.0, 0.5};
   Var theta(Tensor::from_vector({0.2, -0.5, 1.0, 0.1}, {4}, DType::f64), true);

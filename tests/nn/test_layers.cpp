@@ -263,7 +263,7 @@ TEST_CASE("Dropout: gradient with a fixed mask", "[nn][gradcheck]") {
       {randn64({3, 4}, 2).transpose(0, 1)});
 }
 
-TEST_CASE("Dropout: p outside [0, 1) is a ValueError", "[nn]") {
+TEST_CASE("Dropout: p outside (0, 1) is a ValueError", "[nn]") {
   for (double p : {-0.1, 1.0, 1.5, std::nan("")}) {
     REQUIRE_THROWS_AS(Dropout({.p = p}), ValueError);
     Generator gen(1);

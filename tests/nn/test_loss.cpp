@@ -124,7 +124,7 @@ TEST_CASE("cross_entropy: fused equals the unfused composition on random data", 
   }
 }
 
-TEST_CASE("cross_entropy: [B, T, C] logits with [B, T] targets, and non-contiguous logits", "[nn]") {
+TEST_CASE("cross_entropy: (B, T, C) logits with (B, T) targets, and non-contiguous logits", "[nn]") {
   Tensor z = randn64({2, 3, 4}, 5);
   Tensor t = ids({0, 3, -100, 2, 1, 1}, {2, 3});
   Var l3 = cross_entropy(Var(z), t, {.label_smoothing = 0.2});

@@ -79,7 +79,7 @@ TEST_CASE("Decoder: teacher forcing is the step loop, and alphas have one row pe
     REQUIRE(has(scopes, s));
 }
 
-TEST_CASE("Decoder: Bahdanau scores with s_{t-1}, Luong with s_t; input feeding widens the cell", "[nn]") {
+TEST_CASE("Decoder: Bahdanau scores with s_{t-1}, Luong with s_t, input feeding widens the cell", "[nn]") {
   Generator gen(2);
   Tensor h = randn({2, 4, 6}, DType::f64, gen);
   EncoderOutput enc{.h = Var(h), .final = {Var(randn({2, 6}, DType::f64, gen)), Var()}, .mask = Tensor()};

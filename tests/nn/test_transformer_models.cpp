@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "autograd/engine.h"
+#include "autograd/gradcheck.h"
 #include "autograd/ops.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
@@ -17,6 +18,7 @@
 #include "nn/transformer_models.h"
 #include "tensor/random.h"
 #include "tests/error_matchers.h"
+#include "tests/nn/param_gradcheck.h"
 
 using namespace lumen;
 using namespace lumen::nn;
@@ -340,4 +342,46 @@ TEST_CASE("model input errors", "[nn][gpt]") {
   REQUIRE_ERROR(gpt.forward(ids_of(std::vector<int64_t>(34, 1), 2, 17)), ValueError, "longer than max_len 16");
   REQUIRE_ERROR(gpt.generate(ids_of({1, 2}, 1, 2), {.max_new_tokens = 15}), ValueError, "generate", "max_len = 16");
   REQUIRE_ERROR(gpt.generate(Tensor::zeros({1, 0}, DType::i64), {.max_new_tokens = 1}), ValueError, "at least 1");
+}
+
+TEST_CASE("gradcheck in f64: positional encodings and whole models (parameters)", "[nn][gpt][gradcheck]") {
+  Generator gen(12);
+  Tensor x = randn({2, 3, 4}, DType::f64, gen);
+  SECTION("positional encodings") {
+    LearnedPositionalEncoding learned({.max_len = 5, .dim = 4, .dtype = DType::f64}, gen);
+    SinusoidalPositionalEncoding sinus({.max_len = 5, .dim = 4, .dtype = DType::f64});
+    for (const Module* m : {static_cast<const Module*>(&learned), static_cast<const Module*>(&sinus)}) {
+      auto f = [&](const Var& v) { return m == &learned ? learned.forward(v, 2) : sinus.forward(v, 2); };
+      GradcheckResult r = gradcheck([&](const std::vector<Var>& v) { return square(f(v[0])); }, {x});
+      INFO(r.summary());
+      REQUIRE(r.passed);
+    }
+    testing::require_param_grads(learned, [&] { return square(learned.forward(Var(x), 1)); });
+  }
+  SECTION("a tied GPT") {
+    DecoderOnly gpt({.vocab_size = 5, .max_len = 4, .d_model = 4, .heads = 2, .ffn = 6, .num_layers = 2,
+                     .tie_embeddings = true, .dtype = DType::f64},
+                    gen);
+    Tensor ids = ids_of({1, 4, 0, 2, 3, 3}, 2, 3);
+    testing::require_param_grads(gpt, [&] { return gpt.forward(ids); });
+  }
+  SECTION("a BERT-style encoder, both heads") {
+    EncoderOnly bert({.vocab_size = 5, .max_len = 3, .d_model = 4, .heads = 2, .ffn = 6, .num_layers = 1,
+                      .num_classes = 2, .dropout = 0.0, .dtype = DType::f64},
+                     gen);
+    Tensor ids = ids_of({1, 4, 0, 2, 3, 3}, 2, 3);
+    Tensor real = gt(Tensor::from_vector(std::vector<double>{1, 1, 1, 1, 1, 0}, {2, 3}, DType::f64), 0.5);
+    testing::require_param_grads(bert, [&] {
+      StackOutput H = bert.encode(ids, real);
+      return concat({flatten(bert.mlm_logits(H.out)), flatten(bert.cls_logits(H.out))}, 0);
+    });
+  }
+  SECTION("an encoder-decoder") {
+    EncoderDecoder model({.src_vocab = 5, .tgt_vocab = 4, .max_len = 3, .d_model = 4, .heads = 2, .ffn = 6,
+                          .num_encoder_layers = 1, .num_decoder_layers = 1, .dropout = 0.0, .norm_first = true,
+                          .positional = PositionalKind::learned, .dtype = DType::f64},
+                         gen);
+    Tensor src = ids_of({1, 4, 0, 2, 3, 3}, 2, 3), tgt = ids_of({0, 1, 2, 0, 3, 3}, 2, 3);
+    testing::require_param_grads(model, [&] { return model.forward(src, tgt); });
+  }
 }
