@@ -188,10 +188,7 @@ Decoded greedy_decode(const Decoder& decoder, const EncoderOutput& enc, const De
   NoGradGuard no_grad;
   DecoderState st = decoder.start(enc);
   const int64_t B = enc.h.size(0), S = enc.h.size(1), L = o.max_len;
-  Decoded out{.tokens = Tensor::full({B, L}, static_cast<double>(o.pad), DType::i64),
-              .lengths = Tensor::zeros({B}, DType::i64),
-              .scores = Tensor::zeros({B}, DType::f64),
-              .alphas = Tensor::zeros({B, L, S}, enc.h.dtype())};
+  Decoded out = empty_decoded(B, S, o, enc.h.dtype());
   int64_t* tokens = out.tokens.data<int64_t>();
   int64_t* lengths = out.lengths.data<int64_t>();
   double* scores = out.scores.data<double>();
@@ -223,119 +220,25 @@ Decoded greedy_decode(const Decoder& decoder, const EncoderOutput& enc, const De
   return out;
 }
 
-namespace {
-
-struct Hypothesis {
-  std::vector<int64_t> tokens;
-  std::vector<std::vector<double>> alphas;  // one row of S weights per token
-  double score = 0.0;                       // sum of log-probabilities
-};
-
-struct Candidate {
-  double score;
-  int64_t parent;  // index of the active hypothesis it extends
-  int64_t token;
-};
-
-// One source row: the classic beam. Each step extends every active hypothesis by every token,
-// keeps the 2 * width best candidates, retires those that end in eos (if they rank in the top
-// width) and keeps the best `width` others active.
-Hypothesis beam_search_row(const Decoder& decoder, const EncoderOutput& enc, int64_t width, const DecodeOptions& o) {
-  DecoderState st = decoder.start(enc);
-  std::vector<Hypothesis> active(1), finished;
-  auto normalised = [&](const Hypothesis& h) {
-    if (o.length_penalty == 0.0) return h.score;
-    return h.score / std::pow(static_cast<double>(std::max<size_t>(h.tokens.size(), 1)), o.length_penalty);
-  };
-  for (int64_t t = 0; t < o.max_len; ++t) {
-    const int64_t n = static_cast<int64_t>(active.size());
-    std::vector<int64_t> last(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) {
-      const auto& toks = active[static_cast<size_t>(i)].tokens;
-      last[static_cast<size_t>(i)] = toks.empty() ? o.bos : toks.back();
-    }
-    DecoderStepOutput step = decoder.step(st, Tensor::from_vector(last, {n}));
-    Tensor log_p = log_softmax(step.logits.value(), -1);  // [n, V]
-    const int64_t V = log_p.size(1);
-    const std::vector<double> lp = log_p.to_vector();
-    const std::vector<double> alpha = step.alpha_t.defined() ? step.alpha_t.value().to_vector() : std::vector<double>();
-    const int64_t S = step.alpha_t.defined() ? step.alpha_t.size(1) : 0;
-
-    std::vector<Candidate> cands;
-    cands.reserve(static_cast<size_t>(n * V));
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t v = 0; v < V; ++v)
-        cands.push_back({active[static_cast<size_t>(i)].score + lp[static_cast<size_t>(i * V + v)], i, v});
-    // Best first; ties go to the lower (parent, token), as argmax picks the first maximum.
-    const size_t keep = std::min(cands.size(), static_cast<size_t>(2 * width));
-    std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(keep), cands.end(),
-                      [](const Candidate& a, const Candidate& b) {
-                        if (a.score != b.score) return a.score > b.score;
-                        return a.parent != b.parent ? a.parent < b.parent : a.token < b.token;
-                      });
-
-    std::vector<Hypothesis> next;
-    std::vector<int64_t> parents;
-    for (size_t rank = 0; rank < keep && static_cast<int64_t>(next.size()) < width; ++rank) {
-      const Candidate& c = cands[rank];
-      Hypothesis h = active[static_cast<size_t>(c.parent)];
-      h.tokens.push_back(c.token);
-      h.score = c.score;
-      if (S > 0)
-        h.alphas.emplace_back(alpha.begin() + c.parent * S, alpha.begin() + (c.parent + 1) * S);
-      if (c.token == o.eos) {
-        if (static_cast<int64_t>(rank) < width) finished.push_back(std::move(h));
-      } else {
-        next.push_back(std::move(h));
-        parents.push_back(c.parent);
-      }
-    }
-    if (next.empty()) {  // every candidate worth keeping ended in eos
-      active.clear();
-      break;
-    }
-    active = std::move(next);
-    // Scores only fall as tokens are added, so once `width` sequences have finished and the
-    // best of them beats every active one, nothing left can overtake it. (With a length
-    // penalty this is the usual heuristic rather than a guarantee.)
-    if (static_cast<int64_t>(finished.size()) >= width) {
-      double best_finished = -INFINITY;
-      for (const Hypothesis& h : finished) best_finished = std::max(best_finished, normalised(h));
-      if (best_finished >= active.front().score) {
-        active.clear();
-        break;
-      }
-    }
-    if (t + 1 < o.max_len) st = reorder(st, Tensor::from_vector(parents, {static_cast<int64_t>(parents.size())}));
-  }
-  // What is still active was cut off by max_len; it competes with the finished sequences.
-  for (Hypothesis& h : active) finished.push_back(std::move(h));
-  size_t best = 0;
-  for (size_t i = 1; i < finished.size(); ++i)
-    if (normalised(finished[i]) > normalised(finished[best])) best = i;
-  return finished.empty() ? Hypothesis{} : finished[best];
-}
-
-}  // namespace
-
 Decoded beam_search(const Decoder& decoder, const EncoderOutput& enc, int64_t width, const DecodeOptions& o) {
   check_decode_options("beam_search", o);
   if (width <= 0) throw ValueError("beam_search: width must be > 0, got " + std::to_string(width));
   NoGradGuard no_grad;
-  const int64_t B = enc.h.size(0), S = enc.h.size(1), L = o.max_len;
-  Decoded out{.tokens = Tensor::full({B, L}, static_cast<double>(o.pad), DType::i64),
-              .lengths = Tensor::zeros({B}, DType::i64),
-              .scores = Tensor::zeros({B}, DType::f64),
-              .alphas = Tensor::zeros({B, L, S}, enc.h.dtype())};
+  const int64_t B = enc.h.size(0), S = enc.h.size(1);
+  Decoded out = empty_decoded(B, S, o, enc.h.dtype());
+  // One source at a time: its active hypotheses are the rows of the decoder's batch.
   for (int64_t b = 0; b < B; ++b) {
-    Hypothesis h = beam_search_row(decoder, encoder_row(enc, b), width, o);
-    const int64_t n = static_cast<int64_t>(h.tokens.size());
-    for (int64_t t = 0; t < n; ++t) out.tokens.data<int64_t>()[b * L + t] = h.tokens[static_cast<size_t>(t)];
-    out.lengths.data<int64_t>()[b] = n;
-    out.scores.data<double>()[b] = h.score;
-    for (int64_t t = 0; t < static_cast<int64_t>(h.alphas.size()); ++t)
-      out.alphas.select(0, b).select(0, t).copy_(
-          Tensor::from_vector(h.alphas[static_cast<size_t>(t)], {S}, enc.h.dtype()));
+    DecoderState st = decoder.start(encoder_row(enc, b));
+    Beam beam(width, o);
+    for (int64_t t = 0; t < o.max_len && !beam.done(); ++t) {
+      std::vector<int64_t> last;
+      for (const Hypothesis& h : beam.active()) last.push_back(h.tokens.empty() ? o.bos : h.tokens.back());
+      DecoderStepOutput step = decoder.step(st, Tensor::from_vector(last, {static_cast<int64_t>(last.size())}));
+      const std::vector<int64_t> parents = beam.advance(log_softmax(step.logits.value(), -1),
+                                                        step.alpha_t.defined() ? step.alpha_t.value() : Tensor());
+      if (!beam.done()) st = reorder(st, Tensor::from_vector(parents, {static_cast<int64_t>(parents.size())}));
+    }
+    write_row(out, b, beam.best());
   }
   return out;
 }

@@ -21,6 +21,7 @@
 
 #include "autograd/var.h"
 #include "nn/attention.h"
+#include "nn/decoding.h"
 #include "nn/embedding.h"
 #include "nn/encoder.h"
 #include "nn/linear.h"
@@ -110,22 +111,6 @@ class Decoder : public Module {
 };
 
 // ---- decoding ---------------------------------------------------------------------------------
-
-struct DecodeOptions {
-  int64_t bos;          // y_0, the token that starts every output
-  int64_t eos = -1;     // a sequence ends after emitting it (-1: run max_len steps)
-  int64_t max_len = 0;  // at most this many tokens are emitted
-  int64_t pad = 0;      // fills the tokens after eos
-  // Beam search ranks finished sequences by score / length^length_penalty (0: raw score).
-  double length_penalty = 0.0;
-};
-
-struct Decoded {
-  Tensor tokens;   // i64 [B, max_len]: the emitted tokens (eos included), then pad
-  Tensor lengths;  // i64 [B]: how many tokens were emitted
-  Tensor scores;   // f64 [B]: the sum of the emitted tokens' log-probabilities
-  Tensor alphas;   // [B, max_len, S]: alpha_t of every emitted token (zero elsewhere and without attention)
-};
 
 // Picks the most probable token at every step. Runs without recording a graph.
 Decoded greedy_decode(const Decoder& decoder, const EncoderOutput& enc, const DecodeOptions& options);

@@ -337,18 +337,6 @@ Tensor cross_weights_at(const StackOutput& w, int64_t t) {
   return mean(w.cross_alphas.back().value().select(2, t), {1});  // [n, H, T, S] -> [n, S]
 }
 
-struct Hypothesis {
-  std::vector<int64_t> tokens;
-  std::vector<std::vector<double>> alphas;  // one row of S weights per emitted token
-  double score = 0.0;                       // sum of log-probabilities
-};
-
-struct Candidate {
-  double score;
-  int64_t parent;
-  int64_t token;
-};
-
 }  // namespace
 
 Decoded EncoderDecoder::greedy_decode(const Tensor& src, const Tensor& src_real, const DecodeOptions& o) const {
@@ -356,10 +344,7 @@ Decoded EncoderDecoder::greedy_decode(const Tensor& src, const Tensor& src_real,
   check_decode("EncoderDecoder::greedy_decode", o, options_.max_len);
   const Var memory = encode(src, src_real);
   const int64_t B = src.size(0), S = src.size(1), L = o.max_len;
-  Decoded out{.tokens = Tensor::full({B, L}, static_cast<double>(o.pad), DType::i64),
-              .lengths = Tensor::zeros({B}, DType::i64),
-              .scores = Tensor::zeros({B}, DType::f64),
-              .alphas = Tensor::zeros({B, L, S}, options_.dtype)};
+  Decoded out = empty_decoded(B, S, o, options_.dtype);
   int64_t* tokens = out.tokens.data<int64_t>();
   std::vector<bool> done(static_cast<size_t>(B), false);
   Tensor ys = Tensor::full({B, 1}, static_cast<double>(o.bos), DType::i64);  // the decoder's input so far
@@ -395,83 +380,27 @@ Decoded EncoderDecoder::beam_search(const Tensor& src, const Tensor& src_real, i
   check_decode("EncoderDecoder::beam_search", o, options_.max_len);
   if (width <= 0) throw ValueError("EncoderDecoder::beam_search: width must be > 0, got " + std::to_string(width));
   const Var memory = encode(src, src_real);
-  const int64_t B = src.size(0), S = src.size(1), D = options_.d_model, L = o.max_len;
-  Decoded out{.tokens = Tensor::full({B, L}, static_cast<double>(o.pad), DType::i64),
-              .lengths = Tensor::zeros({B}, DType::i64),
-              .scores = Tensor::zeros({B}, DType::f64),
-              .alphas = Tensor::zeros({B, L, S}, options_.dtype)};
-  auto normalised = [&](const Hypothesis& h) {
-    if (o.length_penalty == 0.0) return h.score;
-    return h.score / std::pow(static_cast<double>(std::max<size_t>(h.tokens.size(), 1)), o.length_penalty);
-  };
+  const int64_t B = src.size(0), S = src.size(1), D = options_.d_model;
+  Decoded out = empty_decoded(B, S, o, options_.dtype);
   for (int64_t b = 0; b < B; ++b) {
-    const Tensor mem_b = memory.value().slice(0, b, b + 1);                        // [1, S, D]
+    const Tensor mem_b = memory.value().slice(0, b, b + 1);                             // [1, S, D]
     const Tensor real_b = src_real.defined() ? src_real.slice(0, b, b + 1) : Tensor();  // [1, S]
-    std::vector<Hypothesis> active(1), finished;
-    for (int64_t t = 0; t < L && !active.empty(); ++t) {
-      // Every active hypothesis as one row of the decoder's batch: [n, t + 1] after BOS.
-      const int64_t n = static_cast<int64_t>(active.size());
+    Beam beam(width, o);
+    for (int64_t t = 0; t < o.max_len && !beam.done(); ++t) {
+      // Every active hypothesis as one row of the decoder's batch: [n, t + 1] after BOS. The
+      // decoder has no state to carry, so the whole prefix is read again.
+      const int64_t n = static_cast<int64_t>(beam.active().size());
       std::vector<int64_t> ys;
-      for (const Hypothesis& h : active) {
+      for (const Hypothesis& h : beam.active()) {
         ys.push_back(o.bos);
         ys.insert(ys.end(), h.tokens.begin(), h.tokens.end());
       }
       StackOutput w;
-      Var lg = decode(Tensor::from_vector(ys, {n, t + 1}), Var(mem_b.expand({n, S, D})), real_b.defined() ? real_b.expand({n, S}) : Tensor(),
-                      Tensor(), &w);
-      const Tensor log_p = log_softmax(lg.value().select(1, t), -1);  // [n, V]
-      const int64_t V = log_p.size(1);
-      const std::vector<double> lp = log_p.to_vector();
-      const Tensor alpha = cross_weights_at(w, t);
-      const std::vector<double> al = alpha.defined() ? alpha.to_vector() : std::vector<double>();
-
-      std::vector<Candidate> cands;
-      cands.reserve(static_cast<size_t>(n * V));
-      for (int64_t i = 0; i < n; ++i)
-        for (int64_t v = 0; v < V; ++v) cands.push_back({active[static_cast<size_t>(i)].score + lp[static_cast<size_t>(i * V + v)], i, v});
-      // Best first; ties to the lower (parent, token), as argmax takes the first maximum, so
-      // that width 1 is exactly greedy decoding.
-      const size_t keep = std::min(cands.size(), static_cast<size_t>(2 * width));
-      std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(keep), cands.end(),
-                        [](const Candidate& x, const Candidate& y) {
-                          if (x.score != y.score) return x.score > y.score;
-                          return x.parent != y.parent ? x.parent < y.parent : x.token < y.token;
-                        });
-      std::vector<Hypothesis> next;
-      for (size_t rank = 0; rank < keep && static_cast<int64_t>(next.size()) < width; ++rank) {
-        const Candidate& c = cands[rank];
-        Hypothesis h = active[static_cast<size_t>(c.parent)];
-        h.tokens.push_back(c.token);
-        h.score = c.score;
-        if (!al.empty()) h.alphas.emplace_back(al.begin() + c.parent * S, al.begin() + (c.parent + 1) * S);
-        if (c.token == o.eos) {
-          if (static_cast<int64_t>(rank) < width) finished.push_back(std::move(h));
-        } else {
-          next.push_back(std::move(h));
-        }
-      }
-      active = std::move(next);
-      // Scores only fall as tokens are added: once `width` sequences have finished and the best
-      // of them beats every active one, nothing active can overtake it.
-      if (static_cast<int64_t>(finished.size()) >= width && !active.empty()) {
-        double best = -INFINITY;
-        for (const Hypothesis& h : finished) best = std::max(best, normalised(h));
-        if (best >= active.front().score) active.clear();
-      }
+      const Var logits = decode(Tensor::from_vector(ys, {n, t + 1}), Var(mem_b.expand({n, S, D})),
+                                real_b.defined() ? real_b.expand({n, S}) : Tensor(), Tensor(), &w);
+      beam.advance(log_softmax(logits.value().select(1, t), -1), cross_weights_at(w, t));  // [n, V], [n, S]
     }
-    for (Hypothesis& h : active) finished.push_back(std::move(h));  // cut off by max_len
-    if (finished.empty()) continue;
-    size_t best = 0;
-    for (size_t i = 1; i < finished.size(); ++i)
-      if (normalised(finished[i]) > normalised(finished[best])) best = i;
-    const Hypothesis& h = finished[best];
-    for (size_t t = 0; t < h.tokens.size(); ++t) {
-      out.tokens.data<int64_t>()[b * L + static_cast<int64_t>(t)] = h.tokens[t];
-      if (t < h.alphas.size())
-        out.alphas.select(0, b).select(0, static_cast<int64_t>(t)).copy_(Tensor::from_vector(h.alphas[t], {S}, options_.dtype));
-    }
-    out.lengths.data<int64_t>()[b] = static_cast<int64_t>(h.tokens.size());
-    out.scores.data<double>()[b] = h.score;
+    write_row(out, b, beam.best());
   }
   return out;
 }

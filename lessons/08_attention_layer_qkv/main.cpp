@@ -17,6 +17,7 @@
 #include "autograd/ops.h"
 #include "lessons/common/cli.h"
 #include "lessons/common/report.h"
+#include "lessons/common/rows.h"
 #include "lessons/common/svg.h"
 #include "tensor/print.h"
 #include "tensor/random.h"
@@ -27,14 +28,6 @@ using namespace lumen::lessons;
 namespace {
 
 // ---- small helpers ----------------------------------------------------------------------------
-
-std::vector<std::vector<double>> rows_of(const Tensor& m) {
-  const int64_t R = m.size(0), C = m.size(1);
-  std::vector<double> flat = m.to_vector();
-  std::vector<std::vector<double>> out(static_cast<size_t>(R));
-  for (int64_t r = 0; r < R; ++r) out[r].assign(flat.begin() + r * C, flat.begin() + (r + 1) * C);
-  return out;
-}
 
 std::string vec_str(const std::vector<double>& v, int digits = 4) {
   std::string s = "[";

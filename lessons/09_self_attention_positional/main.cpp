@@ -15,7 +15,9 @@
 #include "autograd/graph_export.h"
 #include "autograd/ops.h"
 #include "lessons/common/cli.h"
+#include "nn/positional.h"
 #include "lessons/common/report.h"
+#include "lessons/common/rows.h"
 #include "lessons/common/svg.h"
 #include "tensor/print.h"
 #include "tensor/random.h"
@@ -24,14 +26,6 @@ using namespace lumen;
 using namespace lumen::lessons;
 
 namespace {
-
-std::vector<std::vector<double>> rows_of(const Tensor& m) {
-  const int64_t R = m.size(0), C = m.size(1);
-  std::vector<double> flat = m.contiguous().to_vector();
-  std::vector<std::vector<double>> out(static_cast<size_t>(R));
-  for (int64_t r = 0; r < R; ++r) out[r].assign(flat.begin() + r * C, flat.begin() + (r + 1) * C);
-  return out;
-}
 
 // ---- the layer --------------------------------------------------------------------------------
 
@@ -113,16 +107,9 @@ Tensor rows_in_place(Tensor X, const Weights& w) {
 // PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d)): every pair of
 // dims is a clock ticking at its own speed, from one turn per 2 pi positions down to one turn
 // per 10000 * 2 pi.
-Tensor sinusoidal_pe(int64_t T, int64_t d) {
-  std::vector<double> pe(static_cast<size_t>(T * d));
-  for (int64_t pos = 0; pos < T; ++pos)
-    for (int64_t i = 0; 2 * i < d; ++i) {
-      const double angle = static_cast<double>(pos) / std::pow(10000.0, static_cast<double>(2 * i) / d);
-      pe[pos * d + 2 * i] = std::sin(angle);
-      if (2 * i + 1 < d) pe[pos * d + 2 * i + 1] = std::cos(angle);
-    }
-  return Tensor::from_vector(pe, {T, d}, DType::f64);
-}
+// nn::sinusoidal_encoding builds this table (the one the transformer lessons use); part 4
+// checks one entry of it against the formula.
+Tensor sinusoidal_pe(int64_t T, int64_t d) { return nn::sinusoidal_encoding(T, d, DType::f64); }
 
 // P with P[i, perm[i]] = 1, so (P X)[i] = X[perm[i]]: row i of the shuffled sentence is token
 // perm[i]. Multiplying by ones and adding zeros is exact, so P X is a pure reordering.
@@ -279,6 +266,12 @@ void part4_positions(const LessonOptions& opt, const Sentence& s, const Tensor& 
   fmt::print("PE[pos, 2i] = sin(pos / 10000^(2i/d_model)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d_model))\n"
              "is added to X: the input becomes X + PE, a token's embedding plus its place.\nPE =\n{}\n",
              pe);
+  {
+    // One entry by hand: pos = 3, dimension 2 (i = 1).
+    const double by_hand = std::sin(3.0 / std::pow(10000.0, 2.0 / static_cast<double>(kDModel)));
+    fmt::print("check: PE[3, 2] = sin(3 / 10000^(2/{})) = {:.6f}; the table holds {:.6f}\n\n", kDModel, by_hand,
+               pe.at({3, 2}));
+  }
   const double gap = equivariance_gap(s.X, s.w, perm, pe);
   r.pe_break = std::min(r.pe_break, gap);
   NoGradGuard no_grad;

@@ -16,7 +16,9 @@
 #include "autograd/graph_export.h"
 #include "autograd/ops.h"
 #include "lessons/common/cli.h"
+#include "nn/positional.h"
 #include "lessons/common/report.h"
+#include "lessons/common/rows.h"
 #include "lessons/common/svg.h"
 #include "tensor/print.h"
 #include "tensor/random.h"
@@ -25,14 +27,6 @@ using namespace lumen;
 using namespace lumen::lessons;
 
 namespace {
-
-std::vector<std::vector<double>> rows_of(const Tensor& m) {
-  const int64_t R = m.size(0), C = m.size(1);
-  std::vector<double> flat = m.contiguous().to_vector();
-  std::vector<std::vector<double>> out(static_cast<size_t>(R));
-  for (int64_t r = 0; r < R; ++r) out[r].assign(flat.begin() + r * C, flat.begin() + (r + 1) * C);
-  return out;
-}
 
 // ---- the layer --------------------------------------------------------------------------------
 
@@ -86,18 +80,6 @@ MaskedAttention masked_self_attention(const Var& X, const Weights& w, bool causa
     m.Y = matmul(m.A, V).set_name("Y");
   }
   return m;
-}
-
-// PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(...), as in lesson 09.
-Tensor sinusoidal_pe(int64_t T, int64_t d) {
-  std::vector<double> pe(static_cast<size_t>(T * d));
-  for (int64_t pos = 0; pos < T; ++pos)
-    for (int64_t i = 0; 2 * i < d; ++i) {
-      const double angle = static_cast<double>(pos) / std::pow(10000.0, static_cast<double>(2 * i) / d);
-      pe[pos * d + 2 * i] = std::sin(angle);
-      if (2 * i + 1 < d) pe[pos * d + 2 * i + 1] = std::cos(angle);
-    }
-  return Tensor::from_vector(pe, {T, d}, DType::f64);
 }
 
 // ---- the checks -------------------------------------------------------------------------------
@@ -174,7 +156,7 @@ Tensor sentence_input(Generator& gen) {
   std::vector<int64_t> ids;
   for (const std::string& t : kTokens) ids.push_back(std::find(kVocab.begin(), kVocab.end(), t) - kVocab.begin());
   const int64_t T = static_cast<int64_t>(ids.size());
-  return embedding(table, Tensor::from_vector(ids, {T})) + sinusoidal_pe(T, kDModel);
+  return embedding(table, Tensor::from_vector(ids, {T})) + nn::sinusoidal_encoding(T, kDModel, DType::f64);
 }
 
 void part1_mask(const LessonOptions& opt, const Tensor& X, const Weights& w, Results& r) {
