@@ -39,6 +39,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -163,15 +164,21 @@ def key_of(result):
 
 # ---- Lumen ------------------------------------------------------------------------------------
 
+def row_name(benchmark_name):
+    """A lumen_bench name without the suffixes Google Benchmark adds: /iterations:N (a
+    benchmark with a fixed step count, like the large GPT) and /real_time."""
+    return re.sub(r"(/iterations:\d+)?(/real_time)?$", "", benchmark_name)
+
+
 def lumen_benchmarks(lumen_bench):
     proc = subprocess.run([str(lumen_bench), "--benchmark_list_tests=true"], capture_output=True,
                           text=True, check=True)
-    return {line.strip().replace("/real_time", "") for line in proc.stdout.splitlines() if line.strip()}
+    return {row_name(line.strip()) for line in proc.stdout.splitlines() if line.strip()}
 
 
 def run_lumen(runner, lumen_bench, names, args):
     """Runs the named benchmarks in one process; returns {row name: summary}."""
-    pattern = "^(" + "|".join(names) + ")(/real_time)?$"
+    pattern = "^(" + "|".join(names) + ")(/iterations:[0-9]+)?(/real_time)?$"
     cmd = [str(lumen_bench), f"--benchmark_filter={pattern}", "--benchmark_format=json",
            f"--benchmark_repetitions={args.repetitions}", f"--benchmark_min_time={args.min_time}"]
     stdout = runner.run("lumen_" + names[0].split("/")[0], cmd, LUMEN_ENV)
@@ -186,7 +193,7 @@ def run_lumen(runner, lumen_bench, names, args):
     for b in report.get("benchmarks", []):
         if b.get("run_type", "iteration") != "iteration":
             continue
-        name = b.get("run_name", b["name"]).replace("/real_time", "")
+        name = row_name(b.get("run_name", b["name"]))
         runs.setdefault(name, []).append(b)
     results = {}
     for name, reps in runs.items():

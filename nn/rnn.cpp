@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "autograd/grad_mode.h"
@@ -9,6 +10,7 @@
 #include "autograd/ops.h"
 #include "nn/init.h"
 #include "nn/linear.h"
+#include "tensor/kernels/vmath.h"
 
 namespace lumen::nn {
 
@@ -91,6 +93,24 @@ T stable_sigmoid(T x) {
 // gi, gh [B, 3H], h [B, H] (contiguous) -> out [B, H], and gates [B, 3H] = (r, z, n) for backward.
 template <class T>
 void gru_gates_forward(const T* gi, const T* gh, const T* h, T* out, T* gates, int64_t B, int64_t H) {
+  if constexpr (std::is_same_v<T, float>) {
+    // f32: the sigmoids and tanh go through the vectorised kernels (tensor/kernels/vmath.h),
+    // a row at a time: pre-activations into `gates`, then the functions in place.
+    for (int64_t b = 0; b < B; ++b) {
+      const float* gib = gi + b * 3 * H;
+      const float* ghb = gh + b * 3 * H;
+      float* gb = gates + b * 3 * H;
+      for (int64_t j = 0; j < 2 * H; ++j) gb[j] = gib[j] + ghb[j];
+      kernels::vsigmoid(gb, gb, 2 * H);  // r, z
+      for (int64_t j = 0; j < H; ++j) gb[2 * H + j] = gib[2 * H + j] + gb[j] * ghb[2 * H + j];
+      kernels::vtanh(gb + 2 * H, gb + 2 * H, H);  // n
+      for (int64_t j = 0; j < H; ++j) {
+        const float z = gb[H + j], n = gb[2 * H + j];
+        out[b * H + j] = (1.0f - z) * n + z * h[b * H + j];
+      }
+    }
+    return;
+  }
   for (int64_t b = 0; b < B; ++b) {
     const T* gib = gi + b * 3 * H;
     const T* ghb = gh + b * 3 * H;

@@ -5,6 +5,7 @@
 // (binary_kernel, unary_kernel and where's loop) built on kernels::strided_loop. Broadcasting
 // costs nothing: an operand is expanded to the output shape with stride 0 along broadcast dims,
 // and the loop walks all operands with their own strides.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <type_traits>
 
 #include "tensor/kernels/strided.h"
+#include "tensor/kernels/vmath.h"
 #include "tensor/ops.h"
 #include "tensor/ops_util.h"
 
@@ -189,6 +191,38 @@ Tensor floating_unary(const char* op, const Tensor& a, F f) {
     using T = decltype(tag);
     return unary_kernel<T, T>(a, a.dtype(), [f](T x) { return static_cast<T>(f(x)); });
   });
+}
+
+// exp, tanh, sigmoid and GELU: f32 goes through the vectorised array functions of
+// tensor/kernels/vmath.h (a few ulp, many times faster than libm one number at a time); f64 keeps
+// the library function `f`, exact enough for gradient checks. A strided run is gathered into a
+// small buffer first, so every element gets the same arithmetic whatever the layout.
+using FloatArrayFn = void (*)(const float*, float*, int64_t);
+
+template <class F>
+Tensor vector_unary(const char* op, const Tensor& a, FloatArrayFn f32, F f) {
+  detail::check_floating(op, a);
+  if (a.dtype() != DType::f32) return floating_unary(op, a, f);
+  Tensor out = Tensor::empty(a.shape(), DType::f32);
+  float* po = out.data<float>();
+  const float* pa = a.data<float>();
+  kernels::strided_loop<2>(a.shape(), {&out.strides(), &a.strides()}, [&](int64_t n, const auto& off, const auto& step) {
+    float* o = po + off[0];
+    const float* x = pa + off[1];
+    if (step[0] == 1 && step[1] == 1) {
+      f32(x, o, n);
+      return;
+    }
+    constexpr int64_t kChunk = 64;
+    float buf[kChunk];
+    for (int64_t k0 = 0; k0 < n; k0 += kChunk) {
+      const int64_t m = std::min(kChunk, n - k0);
+      for (int64_t k = 0; k < m; ++k) buf[k] = x[(k0 + k) * step[1]];
+      f32(buf, buf, m);
+      for (int64_t k = 0; k < m; ++k) o[(k0 + k) * step[0]] = buf[k];
+    }
+  });
+  return out;
 }
 
 // Against a double threshold, floating tensors compare with the threshold rounded to their dtype
@@ -420,7 +454,7 @@ Tensor sign(const Tensor& a) {
   });
 }
 
-Tensor exp(const Tensor& a) { return floating_unary("exp", a, [](auto x) { return std::exp(x); }); }
+Tensor exp(const Tensor& a) { return vector_unary("exp", a, kernels::vexp, [](auto x) { return std::exp(x); }); }
 Tensor log(const Tensor& a) { return floating_unary("log", a, [](auto x) { return std::log(x); }); }
 Tensor sqrt(const Tensor& a) { return floating_unary("sqrt", a, [](auto x) { return std::sqrt(x); }); }
 Tensor rsqrt(const Tensor& a) {
@@ -433,12 +467,12 @@ Tensor reciprocal(const Tensor& a) {
 Tensor sin(const Tensor& a) { return floating_unary("sin", a, [](auto x) { return std::sin(x); }); }
 Tensor cos(const Tensor& a) { return floating_unary("cos", a, [](auto x) { return std::cos(x); }); }
 // std::tanh saturates to +-1 without ever forming exp(2x), so it cannot overflow.
-Tensor tanh(const Tensor& a) { return floating_unary("tanh", a, [](auto x) { return std::tanh(x); }); }
+Tensor tanh(const Tensor& a) { return vector_unary("tanh", a, kernels::vtanh, [](auto x) { return std::tanh(x); }); }
 
 // exp is only ever taken of -|x|, so it lies in (0, 1]: no overflow for x = -1e4, and no
 // inf / inf = NaN. The two branches are the same function written two ways.
 Tensor sigmoid(const Tensor& a) {
-  return floating_unary("sigmoid", a, [](auto x) {
+  return vector_unary("sigmoid", a, kernels::vsigmoid, [](auto x) {
     using T = decltype(x);
     if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
     T e = std::exp(x);
@@ -453,12 +487,12 @@ Tensor relu(const Tensor& a) {
 
 // gelu(x) = x * Phi(x)
 Tensor gelu(const Tensor& a) {
-  return floating_unary("gelu", a, [](auto x) { return x * normal_cdf(x); });
+  return vector_unary("gelu", a, kernels::vgelu, [](auto x) { return x * normal_cdf(x); });
 }
 
 // d/dx [x * Phi(x)] = Phi(x) + x * phi(x)
 Tensor gelu_grad(const Tensor& a) {
-  return floating_unary("gelu_grad", a, [](auto x) { return normal_cdf(x) + x * normal_pdf(x); });
+  return vector_unary("gelu_grad", a, kernels::vgelu_grad, [](auto x) { return normal_cdf(x) + x * normal_pdf(x); });
 }
 
 Tensor clamp(const Tensor& a, double lo, double hi) {

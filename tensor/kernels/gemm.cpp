@@ -454,6 +454,59 @@ constexpr int kAnyThreads = std::numeric_limits<int>::max();
   }
 }
 
+// A row times a matrix (M == 1) or a matrix times a column (N == 1) fills no register tile: the
+// micro-kernel would compute 8 rows or 32 columns to keep one, after packing the whole matrix.
+// Here each output is one sum over k, taken in order p = 0, 1, ..., K-1 like the micro-kernel's,
+// on one thread, so the result does not depend on the thread count either. These products are
+// small in practice (a Bahdanau score v . tanh(...) is [B*S, A] x [A, 1], its weight gradient
+// [1, B*S] x [B*S, A]; one decoder query attends with [1, S] x [S, H]).
+thread_local AlignedBuffer tls_acc;
+
+template <class T>
+void matrix_vector(const Problem<T>& g) {
+  const bool column = g.N == 1;
+  // Output o, step p reads x[o * so + p * sp] and v[p * sv].
+  const int64_t n = column ? g.M : g.N;
+  const T* x = column ? g.A : g.B;
+  const int64_t so = column ? g.rs_a : g.cs_b, sp = column ? g.cs_a : g.rs_b;
+  const T* v = column ? g.B : g.A;
+  const int64_t sv = column ? g.rs_b : g.cs_a;
+  const int64_t sc = column ? g.rs_c : g.cs_c;
+  T* acc = tls_acc.get<T>(n);
+  if (so == 1) {
+    // The outputs sit side by side in x: one contiguous pass per step p (it vectorises).
+    std::fill(acc, acc + n, T(0));
+    for (int64_t p = 0; p < g.K; ++p) {
+      const T vp = v[p * sv];
+      const T* xp = x + p * sp;
+      for (int64_t o = 0; o < n; ++o) acc[o] += xp[o] * vp;
+    }
+  } else {
+    // One dot product per output, 8 outputs at a time so that their adds do not wait for
+    // each other.
+    constexpr int64_t kInFlight = 8;
+    int64_t o0 = 0;
+    for (; o0 + kInFlight <= n; o0 += kInFlight) {
+      T sum[kInFlight] = {};
+      const T* xo = x + o0 * so;
+      for (int64_t p = 0; p < g.K; ++p) {
+        const T vp = v[p * sv];
+        for (int64_t l = 0; l < kInFlight; ++l) sum[l] += xo[l * so + p * sp] * vp;
+      }
+      std::copy(sum, sum + kInFlight, acc + o0);
+    }
+    for (; o0 < n; ++o0) {
+      T sum = 0;
+      for (int64_t p = 0; p < g.K; ++p) sum += x[o0 * so + p * sp] * v[p * sv];
+      acc[o0] = sum;
+    }
+  }
+  for (int64_t o = 0; o < n; ++o) {
+    T& c = g.C[o * sc];
+    c = g.beta == T(0) ? g.alpha * acc[o] : g.alpha * acc[o] + g.beta * c;  // beta = 0: C is not read
+  }
+}
+
 void check_sizes(const char* fn, int64_t M, int64_t N, int64_t K) {
   if (M < 0 || N < 0 || K < 0)
     throw std::invalid_argument(std::string(fn) + ": sizes must be >= 0, got M=" +
@@ -467,6 +520,10 @@ void gemm_impl(const Problem<T>& g, [[maybe_unused]] int max_threads) {
   if (g.M == 0 || g.N == 0) return;
   if (g.K == 0 || g.alpha == T(0)) {
     scale_c(g);
+    return;
+  }
+  if (g.M == 1 || g.N == 1) {
+    matrix_vector(g);
     return;
   }
   Plan<T> plan;
