@@ -8,6 +8,8 @@ PACKAGES=(
   libfmt-dev catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev
   libomp-dev clang libclang-rt-14-dev
   graphviz
+  # lesson 16 trains its character model on the vim help files (English text Debian ships)
+  vim-runtime
 )
 
 missing=()
