@@ -121,6 +121,21 @@ std::string format_tick(double v) {
   return s;
 }
 
+std::vector<double> log_ticks(double lo, double hi) {
+  if (!std::isfinite(lo) || !std::isfinite(hi)) return {};
+  if (hi < lo) std::swap(lo, hi);
+  const double first = std::floor(lo), last = std::ceil(hi);
+  // Several decades: one tick each. Within a decade or two: 1, 2 and 5 times each power of ten.
+  const std::vector<double> mantissas = last - first >= 3 ? std::vector<double>{1} : std::vector<double>{1, 2, 5};
+  std::vector<double> ticks;
+  for (double e = first; e <= last; ++e)
+    for (double m : mantissas) {
+      const double t = e + std::log10(m);
+      if (t <= last + 1e-9) ticks.push_back(t);
+    }
+  return ticks;
+}
+
 Svg heatmap(const std::vector<std::vector<double>>& values, const std::vector<std::string>& row_labels,
             const std::vector<std::string>& col_labels, const HeatmapOptions& o) {
   const size_t rows = values.size(), cols = rows ? values[0].size() : 0;
@@ -132,7 +147,9 @@ Svg heatmap(const std::vector<std::vector<double>>& values, const std::vector<st
   for (auto& l : col_labels) longest_col = std::max(longest_col, l.size());
   const double left = 30 + 7.5 * static_cast<double>(longest_row), top = 50 + 7 * static_cast<double>(longest_col);
   const double c = o.cell, bar = 16;
-  const double width = left + c * static_cast<double>(cols) + 90, height = top + c * static_cast<double>(rows) + 50;
+  // Wide enough for the grid and its colour bar, and for the title (about 9 px a character at 15 px bold).
+  const double width = std::max(left + c * static_cast<double>(cols) + 90, left + 9.0 * static_cast<double>(o.title.size()) + 20);
+  const double height = top + c * static_cast<double>(rows) + 50;
   Svg svg(width, height);
   svg.text(left, 22, o.title, 15, "start", 0, "#222", true);
   for (size_t i = 0; i < rows; ++i) {
@@ -176,7 +193,7 @@ Svg line_chart(const std::vector<Series>& series, const ChartOptions& o) {
   if (o.y_from_zero && !o.log_y) ymin = std::min(ymin, 0.0);
   if (xmax == xmin) xmax = xmin + 1;
   if (ymax == ymin) ymax = ymin + 1;
-  std::vector<double> xt = nice_ticks(xmin, xmax), yt = nice_ticks(ymin, ymax);
+  std::vector<double> xt = nice_ticks(xmin, xmax), yt = o.log_y ? log_ticks(ymin, ymax) : nice_ticks(ymin, ymax);
   if (!xt.empty()) xmin = std::min(xmin, xt.front()), xmax = std::max(xmax, xt.back());
   if (!yt.empty()) ymin = std::min(ymin, yt.front()), ymax = std::max(ymax, yt.back());
 
@@ -228,21 +245,24 @@ Svg attention_overlay(const std::vector<float>& rgb, int h, int w, const std::ve
     throw ValueError(fmt::format("attention_overlay: image {}x{}x3 needs {} values (got {}), grid {}x{} needs {} (got {})",
                                  h, w, h * w * 3, rgb.size(), grid_h, grid_w, grid_h * grid_w, alpha.size()));
   const double W = w * scale, H = h * scale;
-  Svg svg(W + 20, H + 44);
+  // The image is centred on a canvas wide enough for the caption (about 10 px a character).
+  const double canvas_w = std::max(W + 20, 10.0 * static_cast<double>(caption.size()) + 20);
+  const double x0 = (canvas_w - W) / 2;
+  Svg svg(canvas_w, H + 44);
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x) {
       const float* p = &rgb[(static_cast<size_t>(y) * static_cast<size_t>(w) + static_cast<size_t>(x)) * 3];
       auto c = [](float v) { return static_cast<int>(std::lround(std::clamp(v, 0.0f, 1.0f) * 255)); };
-      svg.rect(10 + x * scale, 10 + y * scale, scale + 0.3, scale + 0.3, fmt::format("#{:02x}{:02x}{:02x}", c(p[0]), c(p[1]), c(p[2])));
+      svg.rect(x0 + x * scale, 10 + y * scale, scale + 0.3, scale + 0.3, fmt::format("#{:02x}{:02x}{:02x}", c(p[0]), c(p[1]), c(p[2])));
     }
   double amax = *std::max_element(alpha.begin(), alpha.end());
   const double ch = H / grid_h, cw = W / grid_w;
   for (int gy = 0; gy < grid_h; ++gy)
     for (int gx = 0; gx < grid_w; ++gx) {
       double a = alpha[static_cast<size_t>(gy * grid_w + gx)] / (amax > 0 ? amax : 1);
-      svg.rect(10 + gx * cw, 10 + gy * ch, cw, ch, "#ff2020", "#ffffff", 0.6 * a);
+      svg.rect(x0 + gx * cw, 10 + gy * ch, cw, ch, "#ff2020", "#ffffff", 0.6 * a);
     }
-  svg.text(10 + W / 2, H + 34, caption, 16, "middle", 0, "#222", true);
+  svg.text(canvas_w / 2, H + 34, caption, 16, "middle", 0, "#222", true);
   return svg;
 }
 

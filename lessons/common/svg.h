@@ -34,8 +34,11 @@ class Svg {
 std::string svg_escape(const std::string& s);
 // A colour for v in [0, 1] on a white-to-dark-blue scale (0 white, 1 dark blue).
 std::string heat_colour(double v);
-// Round tick values covering [lo, hi], about `count` of them (1, 2 or 5 times a power of ten).
+// Round tick values inside [lo, hi], about `count` of them, a step of 1, 2 or 5 times a power of ten.
 std::vector<double> nice_ticks(double lo, double hi, int count = 5);
+// Ticks for a log axis, as log10 values covering [lo, hi] (themselves log10): one per power of
+// ten, or 1, 2 and 5 times each power when the range spans fewer than three decades.
+std::vector<double> log_ticks(double lo, double hi);
 // A tick label: no trailing zeros ("0.5", "100", "1e-06").
 std::string format_tick(double v);
 
