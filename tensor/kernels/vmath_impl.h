@@ -13,8 +13,9 @@
 //
 // GCC fuses a * b + c into one FMA instruction where the target has one (AVX2, AVX-512): the
 // polynomials then cost half as many instructions and round once per step instead of twice.
-// The SSE2 build has no FMA, so it can differ from the others in the last bit; on one machine
-// every call runs the same build, so results never depend on the thread count or the layout.
+// The SSE2 build has no FMA, so it can differ from the others in the last bit (GELU, which
+// rounds more often: by a few ulp); on one machine every call runs the same build, so results
+// never depend on the thread count or the layout.
 #include <cstdint>
 
 namespace lumen::kernels::detail {
@@ -24,14 +25,8 @@ struct VMath {
   static constexpr int W = LUMEN_VMATH_LANES;
   typedef float F __attribute__((vector_size(4 * W)));
   typedef int32_t I __attribute__((vector_size(4 * W)));
-  // GELU is computed in double (see gelu below): half a float vector at a time.
-  static constexpr int DW = W / 2;
-  typedef float Fh __attribute__((vector_size(4 * DW)));
-  typedef double D __attribute__((vector_size(8 * DW)));
-  typedef int64_t L __attribute__((vector_size(8 * DW)));
 
   static F splat(float v) { return F{} + v; }
-  static D splat_d(double v) { return D{} + v; }
 
   // ---- exp -------------------------------------------------------------------------------------
   // x = n ln2 + r with |r| <= ln2 / 2; exp(r) from Cephes' degree-5 polynomial (under 1 ulp),
@@ -95,71 +90,102 @@ struct VMath {
     return x >= 0.0f ? r : e * r;  // NaN: e is NaN, and so is e * r
   }
 
-  // ---- GELU, in double -------------------------------------------------------------------------
-  // Phi(x) = erfc(-x / sqrt 2) / 2 needs exp(-x^2 / 2), and in float the rounding of x^2 alone
-  // costs x^2 / 2 ulp (50 ulp at x = -10). In double that error is far below a float's ulp, and
-  // one final rounding to float leaves the approximation's own error: erfc from the Chebyshev
-  // fit in Numerical Recipes (section 6.2), relative error below 1.2e-7 for every argument.
+  // ---- GELU ------------------------------------------------------------------------------------
+  // Phi(-a) for a = |x| >= 0 is phi(a) M(a): the normal density exp(-a^2 / 2) / sqrt(2 pi) times
+  // Mills' ratio M, which falls smoothly from sqrt(pi / 2) at 0 to about 1 / a. Written that way
+  // Phi(x) keeps its relative accuracy deep in the negative tail (10^-45 near x = -14), where
+  // 1 + erf would have cancelled to 0, and phi comes for free for the derivative.
+  //
+  // The one hard part is exp(-a^2 / 2). Rounding a^2 to a float costs a^2 / 2 ulp in the result
+  // (50 ulp at a = 10), so a is split into a_hi, its top 12 bits, and a_lo = a - a_hi: a_hi^2 / 2
+  // is exact, and the rest of a^2 / 2, a_lo (a + a_hi) / 2, is below 0.12 and goes into exp's
+  // reduced argument, where its rounding error is as small as the argument.
+  //
+  // Results come out times 2^64 so that, when they lie among the denormals (x below about -13),
+  // the only rounding there is the last multiply by 2^-64, not two or three of them.
 
-  // exp in double for |x| <= 700, and exactly 0 below -700 (every caller's result underflows
-  // a float long before). Degree-9 Taylor polynomial on |r| <= ln2 / 2: relative error below
-  // 1e-11, far below a float's 6e-8.
-  static D exp_d(D x) {
-    const D xc = x > -700.0 ? (x < 700.0 ? x : splat_d(700.0)) : splat_d(-700.0);
-    const double magic = 6755399441055744.0;  // 1.5 * 2^52: rounds to an integer when added
-    const D n = (xc * 1.4426950408889634 + magic) - magic;
-    // fdlibm's ln2_hi has 32 trailing zero bits, so n * ln2_hi is exact
-    const D r = (xc - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
-    D p = splat_d(1.0 / 362880.0);
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    // n's integer value sits in the low bits of n + magic
-    const L ni = __builtin_bit_cast(L, n + magic) - __builtin_bit_cast(L, splat_d(magic));
-    const D two_n = __builtin_bit_cast(D, (ni + 1023) << 52);
-    return x < -700.0 ? splat_d(0.0) : p * two_n;
+  // exp(hi + lo) = (1 + em1) 2^n, for hi + lo in [-113, 0] and |lo| <= 0.12. The reduction is
+  // exp's above, except that n ln2 comes off hi (exactly) before lo joins in. The result is left
+  // in pieces, em1 and 2^(n + 64) as two normal factors s1 s2, so that a caller multiplying it by
+  // v rounds once, in v + v em1, and not also in 1 + em1 (see times).
+  struct ExpParts {
+    F em1, s1, s2;
+  };
+  static ExpParts exp_parts(F hi, F lo) {
+    const F n = ((hi + lo) * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    const F r = ((hi - n * 0.693359375f) + lo) - n * -2.12194440e-4f;
+    F p = splat(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const I ni = __builtin_convertvector(n, I) + 64;  // from -99 to 64: both halves are normal
+    const I n1 = ni >> 1;
+    const I n2 = ni - n1;
+    return {p * r * r + r, __builtin_bit_cast(F, (n1 + 127) << 23), __builtin_bit_cast(F, (n2 + 127) << 23)};
+  }
+  // v (1 + em1) s1 s2; the two scalings are exact (the results here are normal floats).
+  static F times(F v, F em1, const ExpParts& e) { return ((v * em1 + v) * e.s1) * e.s2; }
+
+  // Sets phi_s = phi(x) 2^64 and q_s = Phi(-|x|) 2^64. Beyond |x| = 15 both are 0 (their true
+  // values, 5e-50 and below, would not survive the final 2^-64 anyway).
+  //
+  // M(a) / sqrt(2 pi) = P(u) / (1 + a / 2), u = (1 - 19 a / 30) / (1 + a / 2), which maps a in
+  // [0, 15] onto u in [-1, 1]. P is a degree-11 fit of relative error 4e-9 (fitted for this file
+  // by iteratively reweighted least squares against Mills' ratio computed with 40 digits).
+  static void normal_tail(F x, F& q_s, F& phi_s) {
+    const F ax = abs(x);
+    const F a = ax < 15.0f ? ax : splat(15.0f);  // NaN too; the callers restore it
+    const F a_hi = __builtin_bit_cast(F, __builtin_bit_cast(I, a) & static_cast<int32_t>(0xfffff000u));
+    const F a_lo = a - a_hi;
+    const ExpParts e = exp_parts((a_hi * a_hi) * -0.5f, (a_lo * (a + a_hi)) * -0.5f);
+    // d = 1 + a / 2 rounds, by up to half an ulp of d: a whole ulp of the result near a = 0, so
+    // the rounding error d_err (exact: a / 2 and d - 1 are both exact) is put back at the end.
+    const F half_a = a * 0.5f;
+    const F d = 1.0f + half_a;
+    const F d_err = half_a - (d - 1.0f);
+    const F t = 1.0f / d;
+    const F u = (1.0f - 0.633333333f * a) * t;
+    F p = splat(8.258950083039815e-06f);
+    p = p * u - 9.073348504491923e-06f;
+    p = p * u - 4.18549878223405e-05f;
+    p = p * u + 1.1365300522358188e-04f;
+    p = p * u - 2.6627240844674907e-05f;
+    p = p * u - 5.49282523674422e-04f;
+    p = p * u + 1.3878747796486266e-03f;
+    p = p * u + 9.243744755426064e-04f;
+    p = p * u - 1.2391403391499724e-02f;
+    p = p * u + 6.190352433596034e-03f;
+    p = p * u + 1.4852592388005545e-01f;
+    p = p * u + 3.558678053416304e-01f;
+    // P / (d + d_err) = (P / d) (1 - d_err / d): the correction joins exp's em1, where its own
+    // rounding is negligible.
+    const F pd = p / d;
+    const F in_range = ax < 15.0f ? splat(1.0f) : F{};
+    phi_s = times(in_range * 0.398942280401432678f, e.em1, e);
+    q_s = times(in_range * pd, e.em1 - d_err * t, e);
   }
 
-  // Phi(x) = erfc(z) / 2 with z = -x / sqrt 2
-  static D normal_cdf(D x) {
-    const D z = x * -0.70710678118654752440;
-    const D az = z < 0.0 ? -z : z;
-    const D t = 1.0 / (1.0 + 0.5 * az);
-    D q = splat_d(0.17087277);
-    q = q * t - 0.82215223;
-    q = q * t + 1.48851587;
-    q = q * t - 1.13520398;
-    q = q * t + 0.27886807;
-    q = q * t - 0.18628806;
-    q = q * t + 0.09678418;
-    q = q * t + 0.37409196;
-    q = q * t + 1.00002368;
-    q = q * t - 1.26551223;
-    const D ans = t * exp_d(q - az * az);  // erfc(|z|)
-    return 0.5 * (z >= 0.0 ? ans : 2.0 - ans);
+  // x Phi(x): below 0, x Phi(-|x|) scaled back; above, x (1 - Phi(-x)), where 1 - q >= 1/2 cannot
+  // cancel. -inf gives -inf * 0 = NaN, as x * Phi(x) does in the library.
+  static F gelu(F x) {
+    F q_s, phi_s;
+    normal_tail(x, q_s, phi_s);
+    const F neg = (x * q_s) * 0x1p-64f;
+    const F pos = x * (1.0f - q_s * 0x1p-64f);
+    return x < 0.0f ? neg : pos;  // NaN takes pos, which is NaN
   }
 
-  static D gelu_d(D x) { return x * normal_cdf(x); }
-  static D gelu_grad_d(D x) { return normal_cdf(x) + x * (0.39894228040143267794 * exp_d(-0.5 * (x * x))); }
-
-  // Runs a double function over a float vector, half at a time.
-  template <D (*Fn)(D)>
-  static F through_double(F x) {
-    Fh half[2];
-    __builtin_memcpy(half, &x, sizeof x);
-    for (Fh& h : half) h = __builtin_convertvector(Fn(__builtin_convertvector(h, D)), Fh);
-    F y;
-    __builtin_memcpy(&y, half, sizeof y);
+  // Phi(x) + x phi(x), with the same two branches. +-inf: x * phi = inf * 0 = NaN, as in the library.
+  static F gelu_grad(F x) {
+    F q_s, phi_s;
+    normal_tail(x, q_s, phi_s);
+    const F neg = (q_s + x * phi_s) * 0x1p-64f;
+    const F pos = (1.0f - q_s * 0x1p-64f) + (x * phi_s) * 0x1p-64f;
+    const F y = x < 0.0f ? neg : pos;
     return x == x ? y : x;
   }
-  static F gelu(F x) { return through_double<gelu_d>(x); }
-  static F gelu_grad(F x) { return through_double<gelu_grad_d>(x); }
 
   // ---- arrays ----------------------------------------------------------------------------------
   // Whole vectors, then the tail through a zero-padded vector: every element goes through the

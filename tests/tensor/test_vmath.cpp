@@ -3,6 +3,7 @@
 // same bits from every build and every position in an array, and the tensor ops that use them.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -22,6 +23,7 @@ using ArrayFn = void (*)(const float*, float*, int64_t);
 double ref_exp(double x) { return std::exp(x); }
 double ref_tanh(double x) { return std::tanh(x); }
 double ref_sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+// In double, erfc's own error (a few double ulp, also far into the tail) is 10^-8 of a float ulp.
 double ref_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
 double ref_pdf(double x) { return std::exp(-0.5 * x * x) / std::sqrt(2.0 * M_PI); }
 double ref_gelu(double x) { return x * ref_cdf(x); }
@@ -97,7 +99,8 @@ std::vector<std::string> builds_on_this_cpu() {
 
 }  // namespace
 
-TEST_CASE("vmath: exp, tanh, sigmoid and gelu are within 3 ulp of the exact function, on every build", "[tensor][vmath]") {
+TEST_CASE("vmath: exp, tanh and sigmoid within 3 ulp of the exact function, gelu and its derivative within 4, on every build",
+          "[tensor][vmath]") {
   const std::vector<float> xs = sample_inputs();
   for (const std::string& build : builds_on_this_cpu()) {
     INFO("build " << build);
@@ -112,14 +115,18 @@ TEST_CASE("vmath: exp, tanh, sigmoid and gelu are within 3 ulp of the exact func
     e = max_ulp_error(lumen::kernels::vsigmoid, ref_sigmoid, xs, &worst);
     INFO("sigmoid: " << e << " ulp at x = " << worst);
     CHECK(e <= 3.0);
+    // GELU is computed in float (an exp, a division and a degree-11 polynomial, each rounding):
+    // 3.7 ulp at most over every 13th float (3.4 with FMA), relative error also deep in the
+    // negative tail. Where the result is a denormal (x below about -13) ulp_at gives the denormal
+    // spacing 2^-149, and the error there is at most 1.6 of them.
     e = max_ulp_error(lumen::kernels::vgelu, ref_gelu, xs, &worst);
     INFO("gelu: " << e << " ulp at x = " << worst);
-    CHECK(e <= 3.0);
+    CHECK(e <= 4.0);
     // gelu' = Phi + x phi crosses zero near x = -0.75: measured against the larger term.
     e = max_ulp_error(lumen::kernels::vgelu_grad, ref_gelu_grad, xs,
                       [](double x, double) { return std::max(ref_cdf(x), std::fabs(x * ref_pdf(x))); }, &worst);
     INFO("gelu_grad: " << e << " ulp of the larger term at x = " << worst);
-    CHECK(e <= 3.0);
+    CHECK(e <= 4.0);
   }
   vmath_force_kernel("auto");
 }
@@ -166,6 +173,12 @@ TEST_CASE("vmath: edge values behave like the library functions", "[tensor][vmat
     CHECK(apply(vgelu, -50.0f) == 0.0f);
     CHECK(std::isnan(apply(vgelu, -inf)));  // -inf * Phi(-inf) = -inf * 0, as x * Phi(x) in libm
     CHECK(std::isnan(apply(vgelu, nan)));
+    CHECK(std::signbit(apply(vgelu, -0.0f)));  // -0 * Phi(-0) = -0
+    CHECK(apply(vgelu, 1e-40f) == 5e-41f);      // a denormal: x / 2
+    // the negative tail keeps its relative accuracy: x Phi(x) at -10 is -7.62e-23, at -12 -2.13e-32
+    CHECK(std::fabs(double(apply(vgelu, -10.0f)) - ref_gelu(-10.0)) <= 4 * ulp_at(ref_gelu(-10.0)));
+    CHECK(std::fabs(double(apply(vgelu, -12.0f)) - ref_gelu(-12.0)) <= 4 * ulp_at(ref_gelu(-12.0)));
+    CHECK(apply(vgelu, -12.0f) < 0.0f);
     CHECK(apply(vgelu_grad, 0.0f) == 0.5f);
     CHECK(apply(vgelu_grad, 50.0f) == 1.0f);
     CHECK(apply(vgelu_grad, -50.0f) == 0.0f);
@@ -174,14 +187,28 @@ TEST_CASE("vmath: edge values behave like the library functions", "[tensor][vmat
   vmath_force_kernel("auto");
 }
 
-TEST_CASE("vmath: every array position and length gives the same bits, in place too; builds agree to 1 ulp",
+TEST_CASE("vmath: every array position and length gives the same bits, in place too; builds agree",
           "[tensor][vmath]") {
   lumen::Generator gen(3);
   const lumen::Tensor t = lumen::uniform({1000}, -30, 30, lumen::DType::f32, gen);
   const std::vector<float> xs(t.data<float>(), t.data<float>() + 1000);
-  const ArrayFn fns[] = {lumen::kernels::vexp, lumen::kernels::vtanh, lumen::kernels::vsigmoid, lumen::kernels::vgelu,
-                         lumen::kernels::vgelu_grad};
-  for (ArrayFn f : fns) {
+  // How far the SSE2 build (no fused multiply-add) may be from the others: the last bit for exp,
+  // tanh and sigmoid; for GELU, whose float formula rounds more often, twice its error bound
+  // (gelu_grad's measured against its larger term, as in the accuracy test; 5 ulp seen).
+  const auto one_ulp = [](float, float y) { return ulp_at(y); };
+  struct Fn {
+    ArrayFn f;
+    double (*tolerance)(float x, float y);
+  };
+  const Fn fns[] = {{lumen::kernels::vexp, one_ulp},
+                    {lumen::kernels::vtanh, one_ulp},
+                    {lumen::kernels::vsigmoid, one_ulp},
+                    {lumen::kernels::vgelu, [](float, float y) { return 8 * ulp_at(y); }},
+                    {lumen::kernels::vgelu_grad, [](float x, float) {
+                       return 8 * ulp_at(std::max(ref_cdf(x), std::fabs(x * ref_pdf(x))));
+                     }}};
+  for (const Fn& fn : fns) {
+    const ArrayFn f = fn.f;
     vmath_force_kernel("portable");
     std::vector<float> portable(xs.size());
     for (size_t i = 0; i < xs.size(); ++i) portable[i] = apply(f, xs[i]);
@@ -191,7 +218,7 @@ TEST_CASE("vmath: every array position and length gives the same bits, in place 
       std::vector<float> expect(xs.size());
       for (size_t i = 0; i < xs.size(); ++i) {
         expect[i] = apply(f, xs[i]);  // one element at a time: the tail path
-        CHECK(std::fabs(double(expect[i]) - double(portable[i])) <= ulp_at(portable[i]));
+        CHECK(std::fabs(double(expect[i]) - double(portable[i])) <= fn.tolerance(xs[i], portable[i]));
       }
       for (int64_t n : {1, 3, 15, 16, 17, 33, 1000}) {
         std::vector<float> out(static_cast<size_t>(n));
