@@ -366,7 +366,7 @@ int main(int argc, char** argv) {
 
     fmt::print("== 3. Training: L = L_masked + L_cls ({} steps of {} examples)\n\n", steps, kBatch);
     nn::AdamW opt_w(model.parameters(), {.lr = 2e-3, .weight_decay = 0.01});
-    nn::WarmupCosineLR sched({.base_lr = 2e-3, .warmup_steps = 60, .total_steps = steps, .min_lr = 2e-4});
+    nn::WarmupCosineLR sched({.base_lr = 2e-3, .warmup_steps = std::clamp<int64_t>(steps - 1, 0, 60), .total_steps = steps, .min_lr = 2e-4});
     ProgressBar bar("BERT", steps, !opt.quiet);
     std::vector<double> xs, mlm_curve, cls_curve;
     double run_mlm = 0, run_cls = 0;

@@ -69,7 +69,7 @@ template <class NextBatch>
 TrainLog train(const nn::DecoderOnly& model, const TrainConfig& c, NextBatch next_batch,
                const std::function<void(int64_t)>& every = {}, int64_t every_n = 0) {
   nn::AdamW opt(model.parameters(), {.lr = c.lr, .weight_decay = 0.01});
-  nn::WarmupCosineLR sched({.base_lr = c.lr, .warmup_steps = c.warmup, .total_steps = c.steps, .min_lr = c.lr / 10});
+  nn::WarmupCosineLR sched({.base_lr = c.lr, .warmup_steps = std::clamp<int64_t>(c.steps - 1, 0, c.warmup), .total_steps = c.steps, .min_lr = c.lr / 10});
   ProgressBar bar(c.label, c.steps, c.progress);
   TrainLog log;
   double running = 0;

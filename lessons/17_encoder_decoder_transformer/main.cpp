@@ -130,7 +130,7 @@ struct Trainer {
   nn::WarmupCosineLR schedule;
   Trainer(const std::vector<Var>& params, double lr, int64_t steps)
       : opt(params, {.lr = lr}),
-        schedule({.base_lr = lr, .warmup_steps = std::min<int64_t>(50, std::max<int64_t>(steps / 10, 1)),
+        schedule({.base_lr = lr, .warmup_steps = std::clamp<int64_t>(steps - 1, 0, std::min<int64_t>(50, steps / 10)),
                   .total_steps = std::max<int64_t>(steps, 1), .min_lr = lr / 30}) {}
   double step(const Var& loss) {
     schedule.apply(opt);

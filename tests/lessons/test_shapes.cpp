@@ -137,7 +137,7 @@ TEST_CASE("random scenes are deterministic and count-checked", "[lesson]") {
   REQUIRE_THROWS_WITH(random_scene(a, 4), Catch::Contains("random_scene") && Catch::Contains("4"));
 }
 
-TEST_CASE("scenes_tensor stacks channels-first images; scene_rgb_hwc moves channels last", "[lesson]") {
+TEST_CASE("scenes_tensor stacks channels-first images, and scene_rgb_hwc moves channels last", "[lesson]") {
   Generator gen(11);
   const Scene s0 = random_scene(gen), s1 = random_scene(gen);
   const Tensor x = scenes_tensor({s0, s1});

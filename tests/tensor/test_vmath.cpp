@@ -187,7 +187,7 @@ TEST_CASE("vmath: edge values behave like the library functions", "[tensor][vmat
   vmath_force_kernel("auto");
 }
 
-TEST_CASE("vmath: every array position and length gives the same bits, in place too; builds agree",
+TEST_CASE("vmath: every array position and length gives the same bits, in place too, and the builds agree",
           "[tensor][vmath]") {
   lumen::Generator gen(3);
   const lumen::Tensor t = lumen::uniform({1000}, -30, 30, lumen::DType::f32, gen);
