@@ -25,6 +25,7 @@
 #include "lessons/common/cli.h"
 #include "lessons/common/digits.h"
 #include "lessons/common/report.h"
+#include "lessons/common/rows.h"
 #include "lessons/common/reversal_seq2seq.h"
 #include "lessons/common/svg.h"
 #include "tensor/parallel.h"
@@ -52,12 +53,6 @@ Sizes choose_sizes(const LessonOptions& opt) {
   z.eval_per_length = opt.quick ? 50 : 200;
   z.eval_per_long = opt.quick ? 20 : 50;
   return z;
-}
-
-std::string row_str(const std::vector<double>& v, int decimals) {
-  std::string s;
-  for (double x : v) s += fmt::format("{}{:.{}f}", s.empty() ? "" : " ", x, decimals);
-  return "[" + s + "]";
 }
 
 std::vector<double> head(const Tensor& v, size_t n) {

@@ -27,6 +27,7 @@
 #include "lessons/common/cli.h"
 #include "lessons/common/progress.h"
 #include "lessons/common/report.h"
+#include "lessons/common/rows.h"
 #include "lessons/common/shapes.h"
 #include "lessons/common/svg.h"
 #include "nn/clip.h"
@@ -361,12 +362,6 @@ std::string grid_str(const std::vector<double>& v, int decimals, const std::stri
     s += "\n";
   }
   return s;
-}
-
-std::string row_str(const std::vector<double>& v, int decimals) {
-  std::string s;
-  for (double x : v) s += fmt::format("{}{:.{}f}", s.empty() ? "" : " ", x, decimals);
-  return "[" + s + "]";
 }
 
 std::string describe(const Scene& s) {

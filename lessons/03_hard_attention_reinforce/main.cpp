@@ -25,6 +25,7 @@
 #include "lessons/common/cli.h"
 #include "lessons/common/progress.h"
 #include "lessons/common/report.h"
+#include "lessons/common/rows.h"
 #include "lessons/common/svg.h"
 #include "nn/embedding.h"
 #include "nn/hard_attention.h"
@@ -38,12 +39,6 @@ using namespace lumen;
 using namespace lumen::lessons;
 
 namespace {
-
-std::string row_str(const std::vector<double>& v, int decimals) {
-  std::string s;
-  for (double x : v) s += fmt::format("{}{:.{}f}", s.empty() ? "" : " ", x, decimals);
-  return "[" + s + "]";
-}
 
 double norm(const std::vector<double>& v) {
   double s = 0;

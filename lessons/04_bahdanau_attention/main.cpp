@@ -27,6 +27,7 @@
 #include "lessons/common/cli.h"
 #include "lessons/common/digits.h"
 #include "lessons/common/report.h"
+#include "lessons/common/rows.h"
 #include "lessons/common/reversal_seq2seq.h"
 #include "lessons/common/svg.h"
 #include "nn/loss.h"
@@ -61,12 +62,6 @@ Sizes choose_sizes(const LessonOptions& opt) {
   z.align_strings = opt.quick ? 200 : 1000;
   z.align_max = opt.quick ? 10 : kLongestTrained;
   return z;
-}
-
-std::string row_str(const std::vector<double>& v, int decimals) {
-  std::string s;
-  for (double x : v) s += fmt::format("{}{:.{}f}", s.empty() ? "" : " ", x, decimals);
-  return "[" + s + "]";
 }
 
 std::vector<double> head(const Var& v, size_t n) {

@@ -28,6 +28,7 @@
 #include "lessons/common/dates.h"
 #include "lessons/common/progress.h"
 #include "lessons/common/report.h"
+#include "lessons/common/rows.h"
 #include "lessons/common/svg.h"
 #include "nn/clip.h"
 #include "nn/optim.h"
@@ -52,12 +53,6 @@ Sizes choose_sizes(const LessonOptions& opt) {
   z.steps = opt.steps_or(1000, 250);
   z.eval_dates = opt.quick ? 300 : 1000;
   return z;
-}
-
-std::string row_str(const std::vector<double>& v, int decimals) {
-  std::string s;
-  for (double x : v) s += fmt::format("{}{:.{}f}", s.empty() ? "" : " ", x, decimals);
-  return "[" + s + "]";
 }
 
 std::vector<double> head(const Var& v, size_t n) {

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include <fmt/format.h>
+
 #include "tensor/error.h"
 #include "tensor/shape.h"
 
@@ -15,6 +17,12 @@ std::vector<std::vector<double>> rows_of(const Tensor& m) {
   for (int64_t r = 0; r < R; ++r)
     out[static_cast<size_t>(r)].assign(flat.begin() + r * C, flat.begin() + (r + 1) * C);
   return out;
+}
+
+std::string row_str(const std::vector<double>& v, int decimals) {
+  std::string s;
+  for (double x : v) s += fmt::format("{}{:.{}f}", s.empty() ? "" : " ", x, decimals);
+  return "[" + s + "]";
 }
 
 }  // namespace lumen::lessons

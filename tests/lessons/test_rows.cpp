@@ -16,3 +16,9 @@ TEST_CASE("rows_of reads a transposed view row by row, and refuses other ranks",
   REQUIRE_THROWS_AS(lessons::rows_of(m.reshape({6})), ShapeError);
   REQUIRE_THROWS_WITH(lessons::rows_of(m.reshape({6})), Catch::Contains("rows_of") && Catch::Contains("[6]"));
 }
+
+TEST_CASE("row_str prints a row with the given decimals", "[lessons]") {
+  REQUIRE(lessons::row_str({0.7589, 0.1295, 0.1116}, 2) == "[0.76 0.13 0.11]");
+  REQUIRE(lessons::row_str({-1.5}, 0) == "[-2]");
+  REQUIRE(lessons::row_str({}, 3) == "[]");
+}
